@@ -1,0 +1,137 @@
+"""The profile catalog: parsing and validating the profiles admins declare in Git."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from .checker import Checker, parse_text
+from .models import GroupNaming, Profile, Size
+from .quantities import parse_count, parse_cpu, parse_memory, parse_name
+
+_PROFILE_REQUIRED = {"slug", "display_name", "image", "sizes"}
+_PROFILE_OPTIONAL = {"description", "tags", "groups", "default", "course_only"}
+_SIZE_REQUIRED = {"slug", "cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit"}
+_SIZE_OPTIONAL = {"display_name", "gpu"}
+# A repository reference (registry host with an optional port, then the path), no tag.
+_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def parse_catalog(check: Checker, groups: GroupNaming, raw: object) -> tuple[Profile, ...]:
+    key = "UnilimSpawner.profile_catalog"
+    profiles = [
+        profile
+        for item_key, item in check.items(key, raw)
+        if (profile := _profile(check, groups, item_key, item)) is not None
+    ]
+    _unique(check, key, [profile.slug for profile in profiles], "profile.duplicate")
+    defaults = [profile.slug for profile in profiles if profile.default]
+    if len(defaults) > 1:
+        check.add(key, "profile.several_defaults", profiles=", ".join(defaults))
+    return tuple(profiles)
+
+
+def _unique(check: Checker, key: str, slugs: list[str], code: str) -> None:
+    seen: set[str] = set()
+    for slug in slugs:
+        if slug in seen:
+            check.add(key, code, slug=slug)
+        seen.add(slug)
+
+
+def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Profile | None:
+    fields = check.fields(key, raw, _PROFILE_REQUIRED, _PROFILE_OPTIONAL)
+    if fields is None:
+        return None
+    slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
+    image, tags = _image_and_tags(check, key, fields)
+    size_items = check.items(f"{key}.sizes", fields.get("sizes", []))
+    if "sizes" in fields and not size_items:
+        check.add(f"{key}.sizes", "value.empty")
+    sizes = [
+        size for size_key, item in size_items if (size := _size(check, size_key, item)) is not None
+    ]
+    _unique(check, f"{key}.sizes", [size.slug for size in sizes], "size.duplicate")
+    allowed = _groups(check, groups, key, fields)
+    flags = {name: _flag(check, f"{key}.{name}", fields.get(name, False))
+             for name in ("default", "course_only")}
+    if slug is None or image is None:
+        return None
+    return Profile(
+        slug=slug,
+        display_name=parse_text(check, f"{key}.display_name", fields.get("display_name"), slug),
+        description=parse_text(check, f"{key}.description", fields.get("description")),
+        image=image,
+        tags=tags,
+        sizes=tuple(sizes),
+        groups=allowed,
+        **flags,
+    )
+
+
+def _image_and_tags(check: Checker, key: str, fields: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
+    """The repository and its allowed tags; ``image: repo:tag`` alone allows just that tag."""
+    image = fields.get("image")
+    if not isinstance(image, str) or not image:
+        if "image" in fields:
+            check.add(f"{key}.image", "value.empty")
+        return None, ()
+    repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    raw_tags = fields.get("tags", [tag] if tag else [])
+    if tag and "tags" in fields:
+        check.add(f"{key}.image", "image.tag_and_tags", image=image)
+    if not _IMAGE.match(repository):
+        check.add(f"{key}.image", "image.invalid", image=image)
+    tags = tuple(str(item) for item in raw_tags) if isinstance(raw_tags, list | tuple) else ()
+    if not tags:
+        check.add(f"{key}.tags", "image.no_tags", image=image)
+    for index, item in enumerate(tags):
+        if not _TAG.match(item):
+            check.add(f"{key}.tags[{index}]", "image.tag_invalid", tag=item)
+    return repository, tags
+
+
+def _groups(check: Checker, groups: GroupNaming, key: str, fields: Mapping[str, object]) -> frozenset[str]:
+    raw = fields.get("groups", [])
+    if not isinstance(raw, list | tuple):
+        check.add(f"{key}.groups", "value.not_list", value=repr(raw))
+        return frozenset()
+    for index, group in enumerate(raw):
+        check.known_group(groups, f"{key}.groups[{index}]", str(group))
+    if not raw and not fields.get("course_only", False):
+        check.add(f"{key}.groups", "profile.no_groups")
+    return frozenset(str(group) for group in raw)
+
+
+def _flag(check: Checker, key: str, raw: object) -> bool:
+    if not isinstance(raw, bool):
+        check.add(key, "value.not_boolean", value=repr(raw))
+        return False
+    return raw
+
+
+def _size(check: Checker, key: str, raw: object) -> Size | None:
+    fields = check.fields(key, raw, _SIZE_REQUIRED, _SIZE_OPTIONAL)
+    if fields is None:
+        return None
+    slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
+    cpu = [check.parse(f"{key}.{name}", parse_cpu, fields.get(name, 0)) for name in ("cpu_guarantee", "cpu_limit")]
+    mem = [check.parse(f"{key}.{name}", parse_memory, fields.get(name, 0)) for name in ("mem_guarantee", "mem_limit")]
+    gpu = check.parse(f"{key}.gpu", parse_count, fields.get("gpu", 0))
+    for name, (guarantee, limit) in (("cpu", cpu), ("mem", mem)):
+        if guarantee is not None and limit is not None and guarantee > limit:
+            check.add(f"{key}.{name}_guarantee", "size.guarantee_above_limit")
+        if limit == 0:
+            check.add(f"{key}.{name}_limit", "value.zero")
+    if slug is None or None in cpu or None in mem or gpu is None:
+        return None
+    return Size(
+        slug=slug,
+        display_name=parse_text(check, f"{key}.display_name", fields.get("display_name"), slug),
+        cpu_guarantee=cpu[0] or 0,
+        cpu_limit=cpu[1] or 0,
+        mem_guarantee=mem[0] or 0,
+        mem_limit=mem[1] or 0,
+        gpu=gpu,
+    )

@@ -1,0 +1,116 @@
+"""Build the typed :class:`Settings` from raw configuration values, reporting every problem.
+
+The adapters hand over the raw values of the traits, keyed by their configuration name
+(``"UnilimSpawner.profile_catalog"``). Validation never stops at the first problem: the
+admin sees everything that is wrong at once, each problem naming its key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .catalog import parse_catalog
+from .checker import AUTHENTICATOR, SITE, SPAWNER, Checker, Raw
+from .models import LANGUAGES, GroupNaming, S3Mode, S3Settings, Settings, Storage
+from .problems import Problem
+from .quantities import parse_memory
+from .quotas import parse_quotas
+from .rooms import parse_rooms
+
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+# S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
+    """The validated settings, or ``None`` and every problem found."""
+    check = Checker()
+    groups = _group_naming(check, raw)
+    settings = Settings(
+        groups=groups,
+        catalog=parse_catalog(check, groups, raw.get(f"{SPAWNER}.profile_catalog", [])),
+        quotas=parse_quotas(check, groups, raw.get(f"{SPAWNER}.group_quotas", {})),
+        rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
+        storage=_storage(check, raw),
+        default_language=_language(check, raw.get(f"{SITE}.default_language", "fr")),
+    )
+    problems = tuple(check.problems)
+    return (None if problems else settings), problems
+
+
+def _language(check: Checker, raw: object) -> str:
+    if raw not in LANGUAGES:
+        check.add(f"{SITE}.default_language", "value.choice", value=repr(raw),
+                  expected=", ".join(LANGUAGES))
+        return "fr"
+    return str(raw)
+
+
+def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
+    def names(key: str) -> frozenset[str]:
+        value = raw.get(key, [])
+        if not isinstance(value, list | tuple | set | frozenset):
+            check.add(key, "value.not_list", value=repr(value))
+            return frozenset()
+        return frozenset(str(name) for name in value)
+
+    prefixes = {}
+    for name, default in (("course_prefix", "course-"), ("teacher_prefix", "teacher-")):
+        key = f"{SITE}.{name}"
+        value = raw.get(key, default)
+        if not isinstance(value, str) or not value:
+            check.add(key, "value.empty")
+            value = default
+        prefixes[name] = value
+    return GroupNaming(
+        affiliations=names(f"{SITE}.affiliation_groups") or GroupNaming().affiliations,
+        admin_groups=names(f"{AUTHENTICATOR}.admin_groups"),
+        **prefixes,
+    )
+
+
+def _storage(check: Checker, raw: Raw) -> Storage:
+    defaults = Storage()
+
+    def memory(name: str, default: int) -> int:
+        key = f"{SPAWNER}.{name}"
+        size = check.parse(key, parse_memory, raw.get(key, default))
+        if size == 0:
+            check.add(key, "value.zero")
+        return size or default
+
+    def text(name: str) -> str:
+        value = raw.get(f"{SPAWNER}.{name}", "")
+        if not isinstance(value, str):
+            check.add(f"{SPAWNER}.{name}", "value.not_text", value=repr(value))
+            return ""
+        return value
+
+    return Storage(
+        home_storage_class=text("home_storage_class"),
+        home_size=memory("home_size", defaults.home_size),
+        course_storage_class=text("course_storage_class"),
+        course_size=memory("course_size", defaults.course_size),
+        s3=_s3(check, raw, text),
+    )
+
+
+def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
+    key = f"{SPAWNER}.s3_mode"
+    try:
+        mode = S3Mode(raw.get(key, "off"))
+    except ValueError:
+        check.add(key, "value.choice", value=repr(raw.get(key)),
+                  expected=", ".join(mode.value for mode in S3Mode))
+        mode = S3Mode.OFF
+    endpoint = text("s3_endpoint")
+    if mode is not S3Mode.OFF and not _URL.match(endpoint):
+        check.add(f"{SPAWNER}.s3_endpoint", "url.invalid", value=repr(endpoint))
+    buckets = {}
+    for name in ("s3_users_bucket", "s3_courses_bucket"):
+        bucket = text(name) or getattr(S3Settings(), name.removeprefix("s3_"))
+        if not _BUCKET.match(bucket):
+            check.add(f"{SPAWNER}.{name}", "bucket.invalid", value=bucket)
+        buckets[name.removeprefix("s3_")] = bucket
+    return S3Settings(mode=mode, endpoint=endpoint, **buckets)

@@ -1,0 +1,155 @@
+"""The typed configuration of unilim-hub, as the rest of the policy core sees it.
+
+Built and validated from the traits by :mod:`unilim_hub.policy.config`; quantities are
+integers (millicores, bytes) so that sums and comparisons are exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+LANGUAGES = ("fr", "en")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text shown to people, in French and English."""
+
+    fr: str
+    en: str
+
+    def get(self, language: str) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+@dataclass(frozen=True)
+class Size:
+    """One size a profile offers: what the server is guaranteed and may use."""
+
+    slug: str
+    display_name: Text
+    cpu_guarantee: int  # millicores
+    cpu_limit: int
+    mem_guarantee: int  # bytes
+    mem_limit: int
+    gpu: int = 0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A catalog profile: an image with its allowed tags, its sizes and who may use it."""
+
+    slug: str
+    display_name: Text
+    description: Text
+    image: str  # repository, without tag
+    tags: tuple[str, ...]  # allowed tags, the first is the default
+    sizes: tuple[Size, ...]  # the first is the default
+    groups: frozenset[str]  # groups allowed to use it outside courses
+    default: bool = False
+    course_only: bool = False
+
+    def size(self, slug: str) -> Size | None:
+        return next((size for size in self.sizes if size.slug == slug), None)
+
+
+@dataclass(frozen=True)
+class GroupQuota:
+    """Limits for one group. ``None`` means no limit of that kind."""
+
+    group: str
+    servers: int | None = None  # concurrent servers
+    cpu: int | None = None  # pooled CPU guarantees, millicores
+    memory: int | None = None  # pooled memory guarantees, bytes
+    server_cpu_limit: int | None = None  # ceiling for one server
+    server_mem_limit: int | None = None
+    priority: int = 0  # the highest-priority group of a user is the one charged
+
+
+@dataclass(frozen=True)
+class Room:
+    """A server room: the nodes it holds and whether it takes new servers."""
+
+    name: str
+    display_name: Text
+    node_selector: Mapping[str, str]
+    maintenance: bool = False
+
+
+class S3Mode(StrEnum):
+    """How user pods get S3 credentials."""
+
+    OFF = "off"
+    STS = "sts"  # the hub asks the S3 server for scoped temporary credentials
+    WEB_IDENTITY = "web-identity"  # pods exchange the user's SSO token themselves
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    mode: S3Mode = S3Mode.OFF
+    endpoint: str = ""
+    users_bucket: str = "unilim-users"
+    courses_bucket: str = "unilim-courses"
+
+
+@dataclass(frozen=True)
+class Storage:
+    home_storage_class: str = ""  # "" means the cluster's default storage class
+    home_size: int = 10 * 1024**3
+    course_storage_class: str = ""
+    course_size: int = 50 * 1024**3
+    s3: S3Settings = field(default_factory=S3Settings)
+
+
+@dataclass(frozen=True)
+class GroupNaming:
+    """How the university's SSO groups are named, shared by every part of unilim-hub."""
+
+    affiliations: frozenset[str] = frozenset({"student", "staff", "faculty"})
+    course_prefix: str = "course-"
+    teacher_prefix: str = "teacher-"
+    admin_groups: frozenset[str] = frozenset()
+
+    def course_of(self, group: str) -> str | None:
+        """The course code of a course group (``course-info101`` -> ``info101``)."""
+        return _suffix(group, self.course_prefix)
+
+    def taught_course_of(self, group: str) -> str | None:
+        """The course code of a teacher-of-course group (``teacher-info101`` -> ``info101``)."""
+        return _suffix(group, self.teacher_prefix)
+
+    def is_known(self, group: str) -> bool:
+        return (
+            group in self.affiliations
+            or group in self.admin_groups
+            or self.course_of(group) is not None
+            or self.taught_course_of(group) is not None
+        )
+
+
+_COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+
+
+def _suffix(group: str, prefix: str) -> str | None:
+    code = group.removeprefix(prefix)
+    if prefix and code != group and _COURSE_CODE.match(code):
+        return code
+    return None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything unilim-hub's policy needs from the baseline configuration."""
+
+    groups: GroupNaming
+    catalog: tuple[Profile, ...]
+    quotas: Mapping[str, GroupQuota]
+    rooms: tuple[Room, ...]
+    storage: Storage
+    default_language: str = "fr"
+
+    def profile(self, slug: str) -> Profile | None:
+        return next((profile for profile in self.catalog if profile.slug == slug), None)

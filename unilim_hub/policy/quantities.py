@@ -1,0 +1,115 @@
+"""Parsing of the values admins type: CPU, memory, counts, name lists and dates.
+
+Every parser accepts the value as typed in the admin panel (a string) or as YAML/JSON
+gives it (a number, a list), and raises :class:`InvalidValue` for anything else.
+
+Memory follows JupyterHub's ``mem_limit`` convention, which z2jh admins already know:
+``K``, ``M``, ``G`` and ``T`` are powers of 1024, so ``4G`` and ``4Gi`` both mean 4 GiB.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+
+from .problems import InvalidValue
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:I?B|I)?)?$", re.IGNORECASE)
+_MEMORY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
+_COUNT = re.compile(r"^\d+$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$")
+
+MILLI = 1000
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidValue("value.type", value=repr(value))
+    return str(value).strip()
+
+
+def parse_memory(value: object) -> int:
+    """``"4G"``, ``"512Mi"``, ``"1.5G"``, ``1073741824`` -> bytes."""
+    text = _text(value)
+    if text.startswith("-"):
+        raise InvalidValue("value.negative", value=text)
+    match = _MEMORY.match(text)
+    if not match:
+        raise InvalidValue("memory.invalid", value=text)
+    number, unit = match.groups()
+    return int(float(number) * _MEMORY_UNITS[(unit or "").upper()])
+
+
+def parse_cpu(value: object) -> int:
+    """``"2"``, ``"1.5"``, ``"500m"``, ``0.2`` -> millicores (an integer, so sums are exact)."""
+    text = _text(value)
+    if text.startswith("-"):
+        raise InvalidValue("value.negative", value=text)
+    match = _CPU.match(text)
+    if not match:
+        raise InvalidValue("cpu.invalid", value=text)
+    number, milli = match.groups()
+    millis = float(number) if milli else float(number) * MILLI
+    if not math.isfinite(millis) or (millis > 0 and round(millis) == 0):
+        raise InvalidValue("cpu.invalid", value=text)
+    return round(millis)
+
+
+def parse_count(value: object) -> int:
+    """A whole number >= 0: ``"150"`` or ``150``."""
+    text = _text(value)
+    if text.startswith("-"):
+        raise InvalidValue("value.negative", value=text)
+    if not _COUNT.match(text):
+        raise InvalidValue("count.invalid", value=text)
+    return int(text)
+
+
+def parse_priority(value: object) -> int:
+    """A whole number, possibly negative."""
+    text = _text(value)
+    if not _COUNT.match(text.removeprefix("-")):
+        raise InvalidValue("count.invalid", value=text)
+    return int(text)
+
+
+def parse_name(value: object) -> str:
+    """A slug such as a profile, size or room name: lower-case letters, digits, ``-_.``."""
+    text = _text(value)
+    if not _NAME.match(text):
+        raise InvalidValue("name.invalid", value=text)
+    return text
+
+
+def parse_names(value: object) -> tuple[str, ...]:
+    """``"python, r"`` or ``["python", "r"]`` -> ``("python", "r")``, duplicates dropped."""
+    items = value if isinstance(value, list | tuple) else _text(value).split(",")
+    names = [parse_name(item) for item in items if not (isinstance(item, str) and not item.strip())]
+    return tuple(dict.fromkeys(names))
+
+
+def parse_date(value: object) -> date:
+    """An ISO date, ``"2026-09-01"``."""
+    if isinstance(value, date):
+        return value
+    text = _text(value)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue("date.invalid", value=text) from None
+
+
+def format_memory(num_bytes: int) -> str:
+    """Bytes as an admin would write them: ``4G``, ``512M``."""
+    for unit in ("T", "G", "M", "K"):
+        size = _MEMORY_UNITS[unit]
+        if num_bytes >= size and (num_bytes * 10) % size == 0:
+            return f"{num_bytes / size:g}{unit}"
+    return str(num_bytes)
+
+
+def format_cpu(millis: int) -> str:
+    """Millicores as cores: ``2``, ``0.5``."""
+    return f"{millis / MILLI:g}"

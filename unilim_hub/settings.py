@@ -1,0 +1,95 @@
+"""Reading unilim-hub's settings from a traitlets configuration, validated by the policy core.
+
+The same function serves the hub at start-up, every spawn, and ``unilim-hub check-config``,
+so what the command accepts is exactly what the hub accepts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Any
+
+from traitlets.config import Config, Configurable
+
+from .i18n import describe, translate
+from .policy.config import build_settings
+from .policy.models import Settings
+from .policy.problems import Problem
+
+
+class UnilimConfigError(Exception):
+    """The configuration has problems; the hub must not start with it."""
+
+    def __init__(self, problems: tuple[Problem, ...], language: str) -> None:
+        self.problems = problems
+        lines = [translate("startup.invalid", language, count=len(problems))]
+        lines += [f"  - {describe(problem, language)}" for problem in problems]
+        super().__init__("\n".join(lines))
+
+
+def _owners() -> tuple[type[Configurable], ...]:
+    # Imported here: the spawner and authenticator modules import this one.
+    from .authenticator import UnilimAuthenticator
+    from .site import UnilimSite
+    from .spawner import UnilimSpawner
+
+    return UnilimSite, UnilimSpawner, UnilimAuthenticator
+
+
+def _section(config: Config, cls: type) -> dict[str, Any]:
+    """The values set for ``cls`` or any class it inherits from, the most specific winning."""
+    values: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if klass.__name__ in config:
+            values.update(config[klass.__name__])
+    return values
+
+
+def raw_settings(config: Config) -> dict[str, Any]:
+    """Every unilim-hub setting as ``"Class.trait": value``, defaults included."""
+    raw: dict[str, Any] = {}
+    for cls in _owners():
+        section = _section(config, cls)
+        for name, trait in cls.class_own_traits(config=True).items():
+            raw[f"{cls.__name__}.{name}"] = section.get(name, trait.default())
+    authenticator = _owners()[2]
+    raw[f"{authenticator.__name__}.admin_groups"] = _section(config, authenticator).get("admin_groups", set())
+    return raw
+
+
+def unknown_settings(config: Config) -> Iterator[Problem]:
+    """Settings named in our sections that no trait declares: typos traitlets only warns about."""
+    for cls in _owners():
+        names = cls.class_trait_names(config=True)
+        for name in config.get(cls.__name__, {}):
+            if name not in names:
+                matches = difflib.get_close_matches(name, names, n=1)
+                yield Problem(f"{cls.__name__}.{name}", "config.unknown_setting",
+                              {"suggestion": matches[0] if matches else ""})
+
+
+def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
+    settings, problems = build_settings(raw_settings(config))
+    problems = tuple(unknown_settings(config)) + problems
+    return (None if problems else settings), problems
+
+
+def language_of(config: Config) -> str:
+    value = _section(config, _owners()[0]).get("default_language", "fr")
+    return value if value in ("fr", "en") else "fr"
+
+
+_cache: dict[int, tuple[Config, Settings]] = {}
+
+
+def load(config: Config) -> Settings:
+    """The validated settings of a running hub; raises :class:`UnilimConfigError`."""
+    cached = _cache.get(id(config))
+    if cached and cached[0] is config:
+        return cached[1]
+    settings, problems = check(config)
+    if settings is None:
+        raise UnilimConfigError(problems, language_of(config))
+    _cache[id(config)] = (config, settings)
+    return settings
