@@ -9,7 +9,7 @@ from oauthenticator.generic import GenericOAuthenticator
 from . import settings
 
 
-class UnilimAuthenticator(GenericOAuthenticator):
+class UnilimAuthenticator(GenericOAuthenticator):  # type: ignore[misc]  # upstream is untyped
     """GenericOAuthenticator for the university's SSO (Keycloak-ready defaults)."""
 
     def __init__(self, **kwargs: Any) -> None:

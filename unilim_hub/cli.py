@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from traitlets.config import Config, PyFileConfigLoader
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 
 from . import settings
 from .i18n import describe, terminal_language, translate

@@ -30,9 +30,9 @@ class UnilimConfigError(Exception):
 
 def _owners() -> tuple[type[Configurable], ...]:
     # Imported here: the spawner and authenticator modules import this one.
-    from .authenticator import UnilimAuthenticator
-    from .site import UnilimSite
-    from .spawner import UnilimSpawner
+    from .authenticator import UnilimAuthenticator  # noqa: PLC0415
+    from .site import UnilimSite  # noqa: PLC0415
+    from .spawner import UnilimSpawner  # noqa: PLC0415
 
     return UnilimSite, UnilimSpawner, UnilimAuthenticator
 
@@ -54,7 +54,9 @@ def raw_settings(config: Config) -> dict[str, Any]:
         for name, trait in cls.class_own_traits(config=True).items():
             raw[f"{cls.__name__}.{name}"] = section.get(name, trait.default())
     authenticator = _owners()[2]
-    raw[f"{authenticator.__name__}.admin_groups"] = _section(config, authenticator).get("admin_groups", set())
+    raw[f"{authenticator.__name__}.admin_groups"] = _section(config, authenticator).get(
+        "admin_groups", set()
+    )
     return raw
 
 
@@ -65,8 +67,11 @@ def unknown_settings(config: Config) -> Iterator[Problem]:
         for name in config.get(cls.__name__, {}):
             if name not in names:
                 matches = difflib.get_close_matches(name, names, n=1)
-                yield Problem(f"{cls.__name__}.{name}", "config.unknown_setting",
-                              {"suggestion": matches[0] if matches else ""})
+                yield Problem(
+                    f"{cls.__name__}.{name}",
+                    "config.unknown_setting",
+                    {"suggestion": matches[0] if matches else ""},
+                )
 
 
 def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:

@@ -6,6 +6,8 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubespawner import KubeSpawner
 from traitlets import Dict, Int, List, Unicode, Union
 
@@ -13,10 +15,10 @@ from . import settings
 from .policy.models import Settings
 
 
-class UnilimSpawner(KubeSpawner):
+class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     """KubeSpawner for teaching: profiles by group and course, rooms, quotas, NFS and S3."""
 
-    profile_catalog = List(
+    profile_catalog: List[Any] = List(
         config=True,
         help="""
         The catalog of environments. Each profile is a mapping with:
@@ -66,7 +68,7 @@ class UnilimSpawner(KubeSpawner):
         """,
     )
 
-    rooms = List(
+    rooms: List[Any] = List(
         config=True,
         help="""
         The server rooms the cluster stretches over. Each room is a mapping with `name`,
@@ -89,7 +91,7 @@ class UnilimSpawner(KubeSpawner):
         [Unicode(), Int()],
         default_value="10G",
         config=True,
-        help="Size of each user's home volume, e.g. `10G`. Home volumes are never deleted by unilim-hub.",
+        help="Size of each user's home volume, e.g. `10G`. unilim-hub never deletes home volumes.",
     )
 
     course_storage_class = Unicode(
@@ -130,7 +132,7 @@ class UnilimSpawner(KubeSpawner):
     s3_courses_bucket = Unicode(
         "unilim-courses",
         config=True,
-        help="Bucket of course data; each course has the prefix `<course>/`, read-only to students.",
+        help="Bucket of course data, a prefix `<course>/` per course, read-only to students.",
     )
 
     @property

@@ -20,13 +20,14 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 def parse_catalog(check: Checker, groups: GroupNaming, raw: object) -> tuple[Profile, ...]:
     key = "UnilimSpawner.profile_catalog"
+    items = check.items(key, raw)
     profiles = [
-        profile
-        for item_key, item in check.items(key, raw)
-        if (profile := _profile(check, groups, item_key, item)) is not None
+        profile for item_key, item in items if (profile := _profile(check, groups, item_key, item))
     ]
-    _unique(check, key, [profile.slug for profile in profiles], "profile.duplicate")
-    defaults = [profile.slug for profile in profiles if profile.default]
+    # Judged on the raw entries, so that a profile with another mistake still counts.
+    entries = [item for _, item in items if isinstance(item, Mapping)]
+    _unique(check, key, [str(entry.get("slug")) for entry in entries], "profile.duplicate")
+    defaults = [str(entry.get("slug")) for entry in entries if entry.get("default") is True]
     if len(defaults) > 1:
         check.add(key, "profile.several_defaults", profiles=", ".join(defaults))
     return tuple(profiles)
@@ -54,8 +55,10 @@ def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Prof
     ]
     _unique(check, f"{key}.sizes", [size.slug for size in sizes], "size.duplicate")
     allowed = _groups(check, groups, key, fields)
-    flags = {name: _flag(check, f"{key}.{name}", fields.get(name, False))
-             for name in ("default", "course_only")}
+    flags = {
+        name: _flag(check, f"{key}.{name}", fields.get(name, False))
+        for name in ("default", "course_only")
+    }
     if slug is None or image is None:
         return None
     return Profile(
@@ -70,14 +73,18 @@ def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Prof
     )
 
 
-def _image_and_tags(check: Checker, key: str, fields: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
+def _image_and_tags(
+    check: Checker, key: str, fields: Mapping[str, object]
+) -> tuple[str | None, tuple[str, ...]]:
     """The repository and its allowed tags; ``image: repo:tag`` alone allows just that tag."""
     image = fields.get("image")
     if not isinstance(image, str) or not image:
         if "image" in fields:
             check.add(f"{key}.image", "value.empty")
         return None, ()
-    repository, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    repository, _, tag = (
+        image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+    )
     raw_tags = fields.get("tags", [tag] if tag else [])
     if tag and "tags" in fields:
         check.add(f"{key}.image", "image.tag_and_tags", image=image)
@@ -92,7 +99,9 @@ def _image_and_tags(check: Checker, key: str, fields: Mapping[str, object]) -> t
     return repository, tags
 
 
-def _groups(check: Checker, groups: GroupNaming, key: str, fields: Mapping[str, object]) -> frozenset[str]:
+def _groups(
+    check: Checker, groups: GroupNaming, key: str, fields: Mapping[str, object]
+) -> frozenset[str]:
     raw = fields.get("groups", [])
     if not isinstance(raw, list | tuple):
         check.add(f"{key}.groups", "value.not_list", value=repr(raw))
@@ -116,8 +125,14 @@ def _size(check: Checker, key: str, raw: object) -> Size | None:
     if fields is None:
         return None
     slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
-    cpu = [check.parse(f"{key}.{name}", parse_cpu, fields.get(name, 0)) for name in ("cpu_guarantee", "cpu_limit")]
-    mem = [check.parse(f"{key}.{name}", parse_memory, fields.get(name, 0)) for name in ("mem_guarantee", "mem_limit")]
+    cpu = [
+        check.parse(f"{key}.{name}", parse_cpu, fields.get(name, 0))
+        for name in ("cpu_guarantee", "cpu_limit")
+    ]
+    mem = [
+        check.parse(f"{key}.{name}", parse_memory, fields.get(name, 0))
+        for name in ("mem_guarantee", "mem_limit")
+    ]
     gpu = check.parse(f"{key}.gpu", parse_count, fields.get("gpu", 0))
     for name, (guarantee, limit) in (("cpu", cpu), ("mem", mem)):
         if guarantee is not None and limit is not None and guarantee > limit:

@@ -41,8 +41,12 @@ class Checker:
         allowed = required | optional
         for name in raw:
             if name not in allowed:
-                self.add(f"{key}.{name}", "key.unknown", expected=", ".join(sorted(allowed)),
-                         suggestion=_closest(str(name), allowed))
+                self.add(
+                    f"{key}.{name}",
+                    "key.unknown",
+                    expected=", ".join(sorted(allowed)),
+                    suggestion=_closest(str(name), allowed),
+                )
         for name in sorted(required - raw.keys()):
             self.add(f"{key}.{name}", "key.missing")
         return raw
@@ -51,9 +55,15 @@ class Checker:
         """Flag a group name that SSO never produces: most often a typo."""
         if not groups.is_known(group):
             known = ", ".join(sorted(groups.affiliations | groups.admin_groups))
-            self.add(key, "group.unknown", group=group, known=known,
-                     course_prefix=groups.course_prefix, teacher_prefix=groups.teacher_prefix,
-                     suggestion=_closest(group, groups.affiliations | groups.admin_groups))
+            self.add(
+                key,
+                "group.unknown",
+                group=group,
+                known=known,
+                course_prefix=groups.course_prefix,
+                teacher_prefix=groups.teacher_prefix,
+                suggestion=_closest(group, groups.affiliations | groups.admin_groups),
+            )
 
     def items(self, key: str, raw: object) -> list[tuple[str, object]]:
         """The entries of a list setting, each with its key (``key[0]``)."""

@@ -41,8 +41,12 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
 
 def _language(check: Checker, raw: object) -> str:
     if raw not in LANGUAGES:
-        check.add(f"{SITE}.default_language", "value.choice", value=repr(raw),
-                  expected=", ".join(LANGUAGES))
+        check.add(
+            f"{SITE}.default_language",
+            "value.choice",
+            value=repr(raw),
+            expected=", ".join(LANGUAGES),
+        )
         return "fr"
     return str(raw)
 
@@ -101,8 +105,12 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
     try:
         mode = S3Mode(raw.get(key, "off"))
     except ValueError:
-        check.add(key, "value.choice", value=repr(raw.get(key)),
-                  expected=", ".join(mode.value for mode in S3Mode))
+        check.add(
+            key,
+            "value.choice",
+            value=repr(raw.get(key)),
+            expected=", ".join(mode.value for mode in S3Mode),
+        )
         mode = S3Mode.OFF
     endpoint = text("s3_endpoint")
     if mode is not S3Mode.OFF and not _URL.match(endpoint):

@@ -64,7 +64,9 @@ def parse_group_properties(properties: Mapping[str, Any]) -> GroupProperties:
     return GroupProperties(quota, assignments, tuple(problems))
 
 
-def _parse(key: str, parser: Callable[[object], Any], value: object, problems: list[Problem]) -> Any:
+def _parse(
+    key: str, parser: Callable[[object], Any], value: object, problems: list[Problem]
+) -> Any:
     try:
         return parser(value)
     except InvalidValue as invalid:
@@ -81,7 +83,11 @@ def _quota(properties: Mapping[str, Any], problems: list[Problem]) -> dict[str, 
             continue
         name = key.removeprefix(QUOTA_PREFIX)
         if name not in QUOTA_FIELDS:
-            problems.append(Problem(key, "property.unknown", {"expected": _expected(QUOTA_PREFIX, QUOTA_FIELDS)}))
+            problems.append(
+                Problem(
+                    key, "property.unknown", {"expected": _expected(QUOTA_PREFIX, QUOTA_FIELDS)}
+                )
+            )
             continue
         parsed = _parse(key, QUOTA_FIELDS[name], value, problems)
         if parsed is not None:
@@ -89,15 +95,21 @@ def _quota(properties: Mapping[str, Any], problems: list[Problem]) -> dict[str, 
     return quota
 
 
-def _assignments(properties: Mapping[str, Any], problems: list[Problem]) -> tuple[CourseAssignment, ...]:
-    profiles = _parse(COURSE_PROFILES, parse_names, properties.get(COURSE_PROFILES, ""), problems) or ()
+def _assignments(
+    properties: Mapping[str, Any], problems: list[Problem]
+) -> tuple[CourseAssignment, ...]:
+    profiles = (
+        _parse(COURSE_PROFILES, parse_names, properties.get(COURSE_PROFILES, ""), problems) or ()
+    )
     fields: dict[str, dict[str, Any]] = {profile: {} for profile in profiles}
     for key, value in properties.items():
         if not isinstance(key, str) or not key.startswith(COURSE_PREFIX) or key == COURSE_PROFILES:
             continue
         profile, _, name = key.removeprefix(COURSE_PREFIX).rpartition(".")
         if name not in _ASSIGNMENT_FIELDS or not profile:
-            expected = f"{COURSE_PROFILES}, " + _expected(f"{COURSE_PREFIX}<profile>.", _ASSIGNMENT_FIELDS)
+            expected = f"{COURSE_PROFILES}, " + _expected(
+                f"{COURSE_PREFIX}<profile>.", _ASSIGNMENT_FIELDS
+            )
             problems.append(Problem(key, "property.unknown", {"expected": expected}))
         elif profile not in fields:
             problems.append(Problem(key, "property.profile_not_assigned", {"profile": profile}))
@@ -111,8 +123,13 @@ def _assignments(properties: Mapping[str, Any], problems: list[Problem]) -> tupl
 def _assignment(profile: str, values: dict[str, Any], problems: list[Problem]) -> CourseAssignment:
     start, end = values.get("start"), values.get("end")
     if start and end and end < start:
-        problems.append(Problem(f"{COURSE_PREFIX}{profile}.end", "dates.end_before_start",
-                                {"start": start.isoformat(), "end": end.isoformat()}))
+        problems.append(
+            Problem(
+                f"{COURSE_PREFIX}{profile}.end",
+                "dates.end_before_start",
+                {"start": start.isoformat(), "end": end.isoformat()},
+            )
+        )
         values = {name: value for name, value in values.items() if name not in ("start", "end")}
     return CourseAssignment(profile=profile, **values)
 

@@ -106,10 +106,15 @@ def format_memory(num_bytes: int) -> str:
     for unit in ("T", "G", "M", "K"):
         size = _MEMORY_UNITS[unit]
         if num_bytes >= size and (num_bytes * 10) % size == 0:
-            return f"{num_bytes / size:g}{unit}"
+            return _decimal(num_bytes / size) + unit
     return str(num_bytes)
 
 
 def format_cpu(millis: int) -> str:
     """Millicores as cores: ``2``, ``0.5``."""
-    return f"{millis / MILLI:g}"
+    return _decimal(millis / MILLI)
+
+
+def _decimal(number: float) -> str:
+    """Up to three decimals, never in scientific notation: ``1.5``, ``1000000``."""
+    return f"{number:.3f}".rstrip("0").rstrip(".")

@@ -18,7 +18,8 @@ _LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
 def parse_rooms(check: Checker, raw: object) -> tuple[Room, ...]:
     key = "UnilimSpawner.rooms"
     rooms = [
-        room for item_key, item in check.items(key, raw)
+        room
+        for item_key, item in check.items(key, raw)
         if (room := _room(check, item_key, item)) is not None
     ]
     names = [room.name for room in rooms]

@@ -1,0 +1,119 @@
+"""Group properties as the admin panel edits them: flat strings, parsed without ever raising."""
+
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from unilim_hub.i18n import describe
+from unilim_hub.policy.properties import CourseAssignment, parse_group_properties
+
+GiB = 1024**3
+
+
+def test_quota_overrides_from_admin_panel_strings():
+    parsed = parse_group_properties(
+        {
+            "quota.servers": "150",
+            "quota.cpu": "1.5",
+            "quota.memory": "512Mi",
+            "quota.priority": "-1",
+        }
+    )
+    assert parsed.quota == {"servers": 150, "cpu": 1500, "memory": 512 * 1024**2, "priority": -1}
+    assert parsed.problems == ()
+
+
+def test_course_profiles_with_teacher_choices():
+    parsed = parse_group_properties(
+        {
+            "course.profiles": "python, spark",
+            "course.python.tag": "2025-10-20",
+            "course.spark.size": "standard",
+            "course.spark.start": "2026-09-01",
+            "course.spark.end": "2027-01-31",
+        }
+    )
+    assert parsed.course_profiles == (
+        CourseAssignment("python", tag="2025-10-20"),
+        CourseAssignment("spark", size="standard", start=date(2026, 9, 1), end=date(2027, 1, 31)),
+    )
+
+
+def test_bad_values_are_reported_and_left_out():
+    parsed = parse_group_properties(
+        {
+            "quota.memory": "4Gx",
+            "quota.servers": "12",
+            "quota.srevers": "3",
+            "course.profiles": "python",
+        }
+    )
+    assert parsed.quota == {"servers": 12}
+    assert {problem.key: problem.code for problem in parsed.problems} == {
+        "quota.memory": "memory.invalid",
+        "quota.srevers": "property.unknown",
+    }
+
+
+def test_settings_for_profiles_not_assigned_are_flagged():
+    parsed = parse_group_properties({"course.profiles": "python", "course.r.tag": "latest"})
+    assert [problem.code for problem in parsed.problems] == ["property.profile_not_assigned"]
+
+
+def test_end_before_start_ignores_the_dates():
+    parsed = parse_group_properties(
+        {"course.profiles": "r", "course.r.start": "2026-09-01", "course.r.end": "2026-01-01"}
+    )
+    assert parsed.course_profiles == (CourseAssignment("r"),)
+    assert parsed.problems[0].code == "dates.end_before_start"
+
+
+def test_keys_of_others_are_left_alone():
+    assert (
+        parse_group_properties({"description": "L1 informatique", "color": "blue"}).problems == ()
+    )
+
+
+def test_json_values_from_the_rest_api():
+    parsed = parse_group_properties({"quota.servers": 40, "course.profiles": ["python", "r"]})
+    assert parsed.quota == {"servers": 40}
+    assert [assignment.profile for assignment in parsed.course_profiles] == ["python", "r"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=5,
+)
+our_keys = st.sampled_from(
+    [
+        "quota.servers",
+        "quota.cpu",
+        "quota.memory",
+        "quota.server_mem_limit",
+        "quota.priority",
+        "course.profiles",
+        "course.python.tag",
+        "course.python.size",
+        "course.python.start",
+        "course.python.end",
+        "course.x",
+        "quota.",
+        "course..tag",
+    ]
+)
+
+
+@given(st.dictionaries(our_keys | st.text(), json_values | st.text()))
+def test_junk_never_raises_and_every_problem_can_be_shown(properties):
+    parsed = parse_group_properties(properties)
+    for problem in parsed.problems:
+        assert problem.key in properties or problem.key.startswith("course.")
+        for language in ("fr", "en"):
+            assert describe(problem, language).startswith(problem.key)
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_any_count_typed_as_text_is_read_back(count):
+    assert parse_group_properties({"quota.servers": str(count)}).quota == {"servers": count}
