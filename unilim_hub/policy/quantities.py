@@ -9,7 +9,6 @@ Memory follows JupyterHub's ``mem_limit`` convention, which z2jh admins already 
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import date
 
@@ -30,41 +29,35 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def parse_memory(value: object) -> int:
-    """``"4G"``, ``"512Mi"``, ``"1.5G"``, ``1073741824`` -> bytes."""
+def _match(pattern: re.Pattern[str], value: object, code: str) -> re.Match[str]:
     text = _text(value)
     if text.startswith("-"):
         raise InvalidValue("value.negative", value=text)
-    match = _MEMORY.match(text)
+    match = pattern.match(text)
     if not match:
-        raise InvalidValue("memory.invalid", value=text)
-    number, unit = match.groups()
+        raise InvalidValue(code, value=text)
+    return match
+
+
+def parse_memory(value: object) -> int:
+    """``"4G"``, ``"512Mi"``, ``"1.5G"``, ``1073741824`` -> bytes."""
+    number, unit = _match(_MEMORY, value, "memory.invalid").groups()
     return int(float(number) * _MEMORY_UNITS[(unit or "").upper()])
 
 
 def parse_cpu(value: object) -> int:
     """``"2"``, ``"1.5"``, ``"500m"``, ``0.2`` -> millicores (an integer, so sums are exact)."""
-    text = _text(value)
-    if text.startswith("-"):
-        raise InvalidValue("value.negative", value=text)
-    match = _CPU.match(text)
-    if not match:
-        raise InvalidValue("cpu.invalid", value=text)
+    match = _match(_CPU, value, "cpu.invalid")
     number, milli = match.groups()
     millis = float(number) if milli else float(number) * MILLI
-    if not math.isfinite(millis) or (millis > 0 and round(millis) == 0):
-        raise InvalidValue("cpu.invalid", value=text)
+    if millis > 0 and round(millis) == 0:
+        raise InvalidValue("cpu.invalid", value=match.string)
     return round(millis)
 
 
 def parse_count(value: object) -> int:
     """A whole number >= 0: ``"150"`` or ``150``."""
-    text = _text(value)
-    if text.startswith("-"):
-        raise InvalidValue("value.negative", value=text)
-    if not _COUNT.match(text):
-        raise InvalidValue("count.invalid", value=text)
-    return int(text)
+    return int(_match(_COUNT, value, "count.invalid").group())
 
 
 def parse_priority(value: object) -> int:
