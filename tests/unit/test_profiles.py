@@ -1,0 +1,187 @@
+"""Which environments a user sees: catalog by group, course profiles first, one default."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from traitlets.config import Config
+
+from unilim_hub import settings as settings_module
+from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
+from unilim_hub.policy.profiles import visible
+from unilim_hub.policy.properties import parse_group_properties
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture(scope="module")
+def example() -> Settings:
+    config = yaml.safe_load(EXAMPLE.read_text())["hub"]["config"]
+    return settings_module.load(Config(config))
+
+
+def course(**properties):
+    return parse_group_properties(properties)
+
+
+def slugs(choices):
+    return [choice.slug for choice in choices]
+
+
+def test_student_sees_student_profiles_and_own_course_first(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark"}),
+        "course-stat202": course(**{"course.profiles": "r"}),
+    }
+    choices = visible({"student", "course-info101"}, properties, example, TODAY)
+    assert slugs(choices) == ["info101--spark", "python", "r"]
+    assert choices[0].display_name("fr") == "info101 — Spark (cours de données massives)"
+    assert [choice.default for choice in choices] == [True, False, False]
+
+
+def test_course_only_profiles_are_hidden_outside_courses(example):
+    assert "spark" not in slugs(visible({"student", "staff", "faculty"}, {}, example, TODAY))
+
+
+def test_staff_see_staff_profiles(example):
+    assert slugs(visible({"staff"}, {}, example, TODAY)) == ["python", "r", "research"]
+    assert "research" not in slugs(visible({"student"}, {}, example, TODAY))
+
+
+def test_teacher_sees_the_profiles_of_the_course_they_teach(example):
+    properties = {"course-info101": course(**{"course.profiles": "spark"})}
+    choices = visible({"faculty", "teacher-info101"}, properties, example, TODAY)
+    assert slugs(choices)[0] == "info101--spark"
+
+
+def test_course_profile_outside_its_dates_is_hidden(example):
+    properties = {
+        "course-info101": course(
+            **{
+                "course.profiles": "spark, r",
+                "course.spark.end": "2026-11-24",
+                "course.r.start": "2026-11-26",
+            }
+        )
+    }
+    assert slugs(visible({"course-info101"}, properties, example, TODAY)) == []
+    assert slugs(visible({"course-info101"}, properties, example, date(2026, 11, 24))) == [
+        "info101--spark"
+    ]
+
+
+def test_pinned_tag_and_size(example):
+    properties = {
+        "course-info101": course(
+            **{
+                "course.profiles": "python",
+                "course.python.tag": "2025-03-17",
+                "course.python.size": "large",
+            }
+        )
+    }
+    (choice,) = visible({"course-info101"}, properties, example, TODAY)
+    assert choice.image == "quay.io/jupyter/scipy-notebook:2025-03-17"
+    assert [size.slug for size in choice.sizes] == ["large"]
+
+
+def test_a_tag_that_is_not_allowed_falls_back_to_the_default_tag(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "python", "course.python.tag": "latest"})
+    }
+    (choice,) = visible({"course-info101"}, properties, example, TODAY)
+    assert choice.tag == "2025-10-20"
+
+
+def test_sizes_above_the_course_ceiling_are_not_offered(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "python", "quota.server_mem_limit": "2G"})
+    }
+    (choice,) = visible({"course-info101"}, properties, example, TODAY)
+    assert [size.slug for size in choice.sizes] == ["standard"]
+
+
+def test_last_choice_is_preselected(example):
+    choices = visible({"student"}, {}, example, TODAY, last_choice="r")
+    assert [choice.slug for choice in choices if choice.default] == ["r"]
+
+
+def test_user_of_no_allowed_group_sees_nothing(example):
+    assert visible({"alumni"}, {}, example, TODAY) == ()
+
+
+# Property-based: random catalogs, group sets, course assignments and dates.
+GROUPS = ["student", "staff", "faculty", "course-a", "course-b", "teacher-a", "alumni"]
+SIZE = Size("s", Text("s", "s"), 100, 1000, 1024**3, 2 * 1024**3)
+
+
+@st.composite
+def catalogs(draw):
+    count = draw(st.integers(min_value=0, max_value=6))
+    defaults = draw(st.sets(st.integers(min_value=0, max_value=5), max_size=1))
+    return tuple(
+        Profile(
+            slug=f"p{index}",
+            display_name=Text(f"P{index}", f"P{index}"),
+            description=Text("", ""),
+            image="example/image",
+            tags=("t1", "t2"),
+            sizes=(SIZE,),
+            groups=frozenset(draw(st.sets(st.sampled_from(GROUPS[:3]), max_size=3))),
+            default=index in defaults,
+            course_only=draw(st.booleans()),
+        )
+        for index in range(count)
+    )
+
+
+def assignments():
+    profile_names = st.sampled_from([f"p{i}" for i in range(6)] + ["missing"])
+    return st.dictionaries(
+        st.sampled_from(["course-a", "course-b"]),
+        st.builds(
+            lambda names, start, end: parse_group_properties(
+                {"course.profiles": ", ".join(names)}
+                | {f"course.{n}.start": start.isoformat() for n in names[:1]}
+                | {f"course.{n}.end": end.isoformat() for n in names[1:2]}
+            ),
+            st.lists(profile_names, max_size=3, unique=True),
+            st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
+            st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
+        ),
+    )
+
+
+def settings_with(catalog):
+    return Settings(groups=GroupNaming(), catalog=catalog, quotas={}, rooms=(), storage=Storage())
+
+
+@given(
+    catalogs(),
+    st.sets(st.sampled_from(GROUPS)),
+    assignments(),
+    st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
+    st.one_of(st.none(), st.sampled_from(["p0", "p1", "a--p2", "nothing"])),
+)
+def test_visibility_properties(catalog, groups, properties, today, last_choice):
+    settings = settings_with(catalog)
+    choices = visible(groups, properties, settings, today, last_choice)
+    courses = {
+        group.split("-", 1)[1] for group in groups if group.startswith(("course-", "teacher-"))
+    }
+    for choice in choices:
+        if choice.course is None:
+            # A catalog profile: allowed to one of the user's groups, never course-only.
+            assert choice.profile.groups & groups and not choice.profile.course_only
+        else:
+            # A course profile: only for a course the user follows or teaches, within its dates.
+            assert choice.course in courses
+    if choices:
+        assert sum(choice.default for choice in choices) == 1
+    assert len({choice.slug for choice in choices}) == len(choices)
+    # Stable: the same question gets the same answer, in the same order.
+    assert visible(sorted(groups), properties, settings, today, last_choice) == choices
