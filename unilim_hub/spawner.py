@@ -6,13 +6,21 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from jupyterhub import orm
 from kubespawner import KubeSpawner
-from traitlets import Dict, Int, List, Unicode, Union
+from traitlets import Dict, Int, List, Unicode, Union, default
 
 from . import settings
+from .i18n import negotiate
+from .metrics import REFUSALS, SPAWNS
 from .policy.models import Settings
+from .policy.profiles import Choice, Refused, choose, visible
+from .policy.properties import GroupProperties, parse_group_properties
+from .profile_list import kubespawner_profile
+from .refusals import refusal
 
 
 class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
@@ -139,3 +147,57 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     def settings(self) -> Settings:
         """The validated baseline policy (stops with a clear error if the config is wrong)."""
         return settings.load(self.config)
+
+    @default("profile_list")
+    def _profile_list_default(self) -> Any:
+        # A callable, so KubeSpawner evaluates it for the form and again at spawn time.
+        return self._profile_list
+
+    def _profile_list(self, spawner: UnilimSpawner) -> list[dict[str, Any]]:
+        language = self.language()
+        return [kubespawner_profile(choice, language) for choice in self.visible_choices()]
+
+    def language(self) -> str:
+        """The user's language: the browser's during a request, else the site default."""
+        request = getattr(self.handler, "request", None)
+        header = request.headers.get("Accept-Language") if request is not None else None
+        return negotiate(header, self.settings.default_language)
+
+    def group_properties(self) -> dict[str, GroupProperties]:
+        """Our keys in the properties of the user's groups and of the courses they teach."""
+        naming = self.settings.groups
+        names = {group.name for group in self.user.groups}
+        names |= {
+            naming.course_prefix + code for name in names if (code := naming.taught_course_of(name))
+        }
+        parsed = {}
+        for name in sorted(names):
+            group = orm.Group.find(self.user.db, name)
+            if group is None:
+                continue
+            parsed[name] = parse_group_properties(group.properties or {})
+            for problem in parsed[name].problems:
+                self.log.warning(
+                    "Group %s, property %s ignored: %s", name, problem.key, problem.code
+                )
+        return parsed
+
+    def visible_choices(self) -> tuple[Choice, ...]:
+        last = (self.orm_spawner.user_options or {}).get("profile") if self.orm_spawner else None
+        groups = [group.name for group in self.user.groups]
+        return visible(groups, self.group_properties(), self.settings, date.today(), last)
+
+    async def load_user_options(self) -> None:
+        """Refuse what the user may not start, then let KubeSpawner apply the profile."""
+        decision = choose(self.visible_choices(), self.user_options or {})
+        if isinstance(decision, Refused):
+            REFUSALS.labels(reason=decision.code).inc()
+            raise refusal(
+                decision.code,
+                self.language(),
+                reason=decision.code,
+                profile=decision.profile,
+                option=decision.option,
+            )
+        await super().load_user_options()
+        SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()

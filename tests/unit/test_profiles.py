@@ -11,7 +11,7 @@ from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
-from unilim_hub.policy.profiles import visible
+from unilim_hub.policy.profiles import Chosen, Refused, choose, visible
 from unilim_hub.policy.properties import parse_group_properties
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
@@ -185,3 +185,32 @@ def test_visibility_properties(catalog, groups, properties, today, last_choice):
     assert len({choice.slug for choice in choices}) == len(choices)
     # Stable: the same question gets the same answer, in the same order.
     assert visible(sorted(groups), properties, settings, today, last_choice) == choices
+
+
+def test_start_request_matching_the_list_is_chosen(example):
+    choices = visible({"student"}, {}, example, TODAY)
+    decision = choose(choices, {"profile": "python", "size": "large"})
+    assert isinstance(decision, Chosen)
+    assert (decision.choice.slug, decision.size.slug) == ("python", "large")
+    default = choose(choices, {})
+    assert isinstance(default, Chosen) and default.choice.slug == "python"
+    assert default.size.slug == "standard"
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        ({"profile": "research"}, "spawn.profile_not_allowed"),
+        ({"profile": "spark"}, "spawn.profile_not_allowed"),
+        ({"profile": "info101--spark"}, "spawn.profile_not_allowed"),
+        ({"profile": "python", "size": "huge"}, "spawn.option_not_allowed"),
+        ({"profile": "python", "size--unlisted-choice": "64G"}, "spawn.option_not_allowed"),
+    ],
+)
+def test_start_request_outside_the_list_is_refused(example, options, code):
+    decision = choose(visible({"student"}, {}, example, TODAY), options)
+    assert isinstance(decision, Refused) and decision.code == code
+
+
+def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
+    assert choose((), {}) == Refused("spawn.no_profile")

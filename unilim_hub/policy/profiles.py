@@ -155,3 +155,45 @@ def _with_default(choices: list[Choice], last_choice: str | None) -> tuple[Choic
         Choice(c.slug, c.profile, c.tag, c.sizes, c.course, default=(i == chosen))
         for i, c in enumerate(choices)
     )
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A start request that matches the user's list: the choice and the size it gets."""
+
+    choice: Choice
+    size: Size
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A start request for something not in the user's list; ``code`` names the message."""
+
+    code: str
+    profile: str = ""
+    option: str = ""
+
+
+SIZE_OPTION = "size"
+
+
+def choose(choices: tuple[Choice, ...], options: Mapping[str, object]) -> Chosen | Refused:
+    """Check a start request (form or REST API ``user_options``) against the visible choices.
+
+    No profile named means the default one; anything not offered is refused, including
+    KubeSpawner's free-form ``unlisted_choice`` values, which unilim-hub never offers.
+    """
+    if not choices:
+        return Refused("spawn.no_profile")
+    slug = options.get("profile")
+    choice = next((c for c in choices if c.slug == slug or (not slug and c.default)), None)
+    if choice is None:
+        return Refused("spawn.profile_not_allowed", profile=str(slug))
+    unlisted = options.get(f"{SIZE_OPTION}--unlisted-choice")
+    size_slug = options.get(SIZE_OPTION) or choice.sizes[0].slug
+    size = next((s for s in choice.sizes if s.slug == size_slug), None)
+    if unlisted or size is None:
+        return Refused(
+            "spawn.option_not_allowed", profile=choice.slug, option=str(unlisted or size_slug)
+        )
+    return Chosen(choice, size)

@@ -1,0 +1,58 @@
+"""KubeSpawner's ``profile_list`` entries, built from the policy's visible choices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .i18n import translate
+from .policy.models import Size
+from .policy.profiles import Choice
+from .policy.quantities import format_cpu, format_memory
+
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def size_override(size: Size) -> dict[str, Any]:
+    """The KubeSpawner traits one size sets."""
+    override: dict[str, Any] = {
+        "cpu_guarantee": size.cpu_guarantee / 1000,
+        "cpu_limit": size.cpu_limit / 1000,
+        "mem_guarantee": size.mem_guarantee,
+        "mem_limit": size.mem_limit,
+    }
+    if size.gpu:
+        override["extra_resource_limits"] = {GPU_RESOURCE: str(size.gpu)}
+    return override
+
+
+def size_summary(size: Size, language: str) -> str:
+    """What a size gives, as the picker shows it: ``2 CPU · 4G RAM``."""
+    return translate(
+        "size.summary" if not size.gpu else "size.summary_gpu",
+        language,
+        cpu=format_cpu(size.cpu_limit),
+        memory=format_memory(size.mem_limit),
+        gpu=size.gpu,
+    )
+
+
+def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
+    """One ``profile_list`` entry: the image pinned, and the sizes as a profile option."""
+    sizes = {
+        size.slug: {
+            "display_name": f"{size.display_name.get(language)} — {size_summary(size, language)}",
+            "default": index == 0,
+            "kubespawner_override": size_override(size),
+        }
+        for index, size in enumerate(choice.sizes)
+    }
+    return {
+        "slug": choice.slug,
+        "display_name": choice.display_name(language),
+        "description": choice.description.get(language),
+        "default": choice.default,
+        "kubespawner_override": {"image": choice.image},
+        "profile_options": {
+            "size": {"display_name": translate("picker.size", language), "choices": sizes}
+        },
+    }

@@ -1,0 +1,25 @@
+"""Refusing a spawn with a message the user can act on, on JupyterHub 5 and 6 alike."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from .i18n import translate
+
+try:  # JupyterHub >= 6: policy refusals are not counted as hub failures
+    from jupyterhub.spawner import SpawnException
+except ImportError:  # JupyterHub 5
+    SpawnException = None
+
+
+def refusal(
+    code: str, language: str, *, reason: str, status: int = 403, **params: object
+) -> web.HTTPError:
+    """The exception that shows ``code``'s message to the user instead of a generic error."""
+    message = translate(code, language, **params)
+    if SpawnException is not None:
+        spawn_exception: web.HTTPError = SpawnException(message, reason=reason, status_code=status)
+        return spawn_exception
+    error = web.HTTPError(status, "%s", message)
+    error.jupyterhub_message = message  # type: ignore[attr-defined]  # read by JupyterHub 5's pages
+    return error
