@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .i18n import translate
-from .policy.models import Size
-from .policy.profiles import Choice
+from .policy.models import LANGUAGES, Size
+from .policy.profiles import SIZE_OPTION, Choice
 from .policy.quantities import format_cpu, format_memory
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -37,10 +37,14 @@ def size_summary(size: Size, language: str) -> str:
 
 
 def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
-    """One ``profile_list`` entry: the image pinned, and the sizes as a profile option."""
+    """One ``profile_list`` entry: the image pinned, and the sizes as a profile option.
+
+    KubeSpawner's own fields are in ``language``; the ``unilim`` key carries what our
+    picker shows, in both languages, for the browser to choose from.
+    """
     sizes = {
         size.slug: {
-            "display_name": f"{size.display_name.get(language)} — {size_summary(size, language)}",
+            "display_name": size_label(size, language),
             "default": index == 0,
             "kubespawner_override": size_override(size),
         }
@@ -53,6 +57,21 @@ def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
         "default": choice.default,
         "kubespawner_override": {"image": choice.image},
         "profile_options": {
-            "size": {"display_name": translate("picker.size", language), "choices": sizes}
+            SIZE_OPTION: {"display_name": translate("picker.size", language), "choices": sizes}
+        },
+        "unilim": {
+            "site_language": language,
+            "course": choice.course,
+            "image": choice.image,
+            "names": {lang: choice.display_name(lang) for lang in LANGUAGES},
+            "descriptions": {lang: choice.description.get(lang) for lang in LANGUAGES},
+            "sizes": [
+                {"slug": size.slug, "names": {lang: size_label(size, lang) for lang in LANGUAGES}}
+                for size in choice.sizes
+            ],
         },
     }
+
+
+def size_label(size: Size, language: str) -> str:
+    return f"{size.display_name.get(language)} — {size_summary(size, language)}"

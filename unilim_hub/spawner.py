@@ -7,6 +7,7 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from jupyterhub import orm
@@ -147,6 +148,22 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     def settings(self) -> Settings:
         """The validated baseline policy (stops with a clear error if the config is wrong)."""
         return settings.load(self.config)
+
+    @default("container_security_context")
+    def _restricted_security_context(self) -> dict[str, Any]:
+        # Pod Security "restricted", which OpenShift's restricted-v2 SCC also demands. No
+        # fixed UID: OpenShift assigns one from the namespace's range (images must allow it).
+        return {
+            "runAsNonRoot": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+
+    @default("additional_profile_form_template_paths")
+    def _picker_template(self) -> list[str]:
+        # Our form.html comes before KubeSpawner's own.
+        return [str(Path(__file__).parent / "templates")]
 
     @default("profile_list")
     def _profile_list_default(self) -> Any:

@@ -1,0 +1,162 @@
+"""A real JupyterHub with UnilimSpawner, on the local platform, for integration tests.
+
+Users log in with JupyterHub's DummyAuthenticator here (SSO has its own tests); a
+service token with the admin role drives the REST API as an admin would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devenv import kube, proxy
+
+HOST = "127.0.0.1"
+# Not the demo's ports, so the tests can run while the demo does.
+PUBLIC_PORT, PROXY_API_PORT, HUB_PORT = 18000, 18001, 18081
+CONFIG = Path(__file__).parents[2] / "config" / "unilim.yaml"
+
+HUB_CONFIG = """
+import yaml
+from traitlets.config import Config
+
+c = get_config()
+policy = yaml.safe_load(open({policy!r}, encoding="utf-8"))
+c.merge(Config(policy["hub"]["config"]))
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "unilim"
+c.JupyterHub.bind_url = "http://{host}:{public}"
+c.JupyterHub.hub_bind_url = "http://{host}:{hub}"
+c.ConfigurableHTTPProxy.api_url = "http://{host}:{proxy_api}"
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
+c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "admin", "services": ["tests"]}}]
+c.JupyterHub.allow_named_servers = True
+c.Authenticator.allow_all = True
+c.KubeSpawner.namespace = {namespace!r}
+c.KubeSpawner.start_timeout = 90
+c.KubeSpawner.http_timeout = 60
+c.UnilimSite.default_language = "en"
+"""
+
+
+class Hub:
+    """A JupyterHub process; ``api()`` calls its REST API with an admin token."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.token = secrets.token_hex(16)
+        self.url = f"http://{HOST}:{PUBLIC_PORT}"
+        self.log_path = workdir / "jupyterhub.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, extra_config: str = "") -> None:
+        config = HUB_CONFIG.format(
+            policy=str(CONFIG),
+            host=HOST,
+            public=PUBLIC_PORT,
+            hub=HUB_PORT,
+            proxy_api=PROXY_API_PORT,
+            chp=str(proxy.install()),
+            workdir=self.workdir,
+            token=self.token,
+            namespace=kube.USER_NAMESPACE,
+        )
+        (self.workdir / "jupyterhub_config.py").write_text(config + extra_config)
+        # The hub talks to Kubernetes as its own service account, with the RBAC of the chart.
+        env = {**os.environ, "KUBECONFIG": str(kube.HUB_KUBECONFIG)}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited; see {self.log_path}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/hub/api", timeout=2).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"JupyterHub not ready after {timeout}s; see {self.log_path}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
+        )
+
+    def add_user(self, name: str, groups: list[str]) -> None:
+        if not self.api("GET", f"/users/{name}").ok:
+            self.api("POST", f"/users/{name}").raise_for_status()
+        for group in groups:
+            self.api("POST", f"/groups/{group}")  # 409 when it exists: fine
+            self.api("POST", f"/groups/{group}/users", json={"users": [name]}).raise_for_status()
+
+    def set_properties(self, group: str, properties: dict[str, Any]) -> None:
+        self.api("POST", f"/groups/{group}")
+        self.api("PUT", f"/groups/{group}/properties", json=properties).raise_for_status()
+
+    def login(self, name: str) -> requests.Session:
+        """A browser-like session of ``name`` (DummyAuthenticator accepts any password)."""
+        session = requests.Session()
+        session.get(f"{self.url}/hub/login", timeout=10)
+        xsrf = session.cookies.get("_xsrf", "")
+        response = session.post(
+            f"{self.url}/hub/login",
+            data={"username": name, "password": "x", "_xsrf": xsrf},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return session
+
+    def wait_stopped(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            user = self.api("GET", f"/users/{name}").json()
+            if not user.get("servers"):
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"{name}'s server still there after {timeout}s")
+
+    def wait_ready(self, name: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.api("GET", f"/users/{name}").json().get("servers", {}).get("")
+            if server and server.get("ready"):
+                return server
+            if server is None:
+                raise RuntimeError(f"{name}'s server went away:\n{self.log_tail()}")
+            time.sleep(1)
+        raise RuntimeError(f"{name}'s server not ready after {timeout}s:\n{self.log_tail()}")

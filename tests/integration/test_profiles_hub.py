@@ -1,0 +1,106 @@
+"""Profiles through the real hub on the local platform: what users see and what they get."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import requests
+from kubernetes_asyncio import client
+
+from .hub import Hub
+
+TODAY_COURSE = {"course.profiles": "spark, python", "course.python.size": "large"}
+
+
+@pytest.fixture(scope="module")
+def users(hub: Hub) -> Iterator[Hub]:
+    hub.add_user("alice", ["student", "course-info101"])
+    hub.add_user("bob", ["student", "course-stat202"])
+    hub.add_user("tom", ["faculty", "teacher-info101"])
+    hub.add_user("eve", ["alumni"])
+    hub.set_properties("course-info101", TODAY_COURSE)
+    hub.set_properties("course-stat202", {"course.profiles": "r", "course.r.end": "2020-01-31"})
+    yield hub
+    for name in ("alice", "bob", "tom", "eve"):
+        hub.api("DELETE", f"/users/{name}/server")
+
+
+def spawn_page_profiles(hub: Hub, name: str) -> list[str]:
+    page = hub.login(name).get(f"{hub.url}/hub/spawn", timeout=30)
+    page.raise_for_status()
+    return re.findall(r'<input[^>]*name="profile"[^>]*value="([^"]+)"', page.text)
+
+
+def test_student_sees_own_course_first_then_student_profiles(users: Hub):
+    assert spawn_page_profiles(users, "alice") == [
+        "info101--spark",
+        "info101--python",
+        "python",
+        "r",
+    ]
+
+
+def test_course_profile_outside_its_dates_is_hidden(users: Hub):
+    assert spawn_page_profiles(users, "bob") == ["python", "r"]
+
+
+def test_teacher_sees_the_course_variants_and_staff_profiles(users: Hub):
+    assert spawn_page_profiles(users, "tom") == [
+        "info101--spark",
+        "info101--python",
+        "python",
+        "r",
+        "research",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "says"),
+    [
+        ("alice", {"profile": "research"}, "The environment 'research' is not available to you"),
+        ("bob", {"profile": "stat202--r"}, "The environment 'stat202--r' is not available to you"),
+        ("alice", {"profile": "python", "size": "huge"}, "The choice 'huge'"),
+        ("alice", {"profile": "python", "size--unlisted-choice": "64G"}, "The choice '64G'"),
+        ("eve", {}, "No environment is available to you"),
+    ],
+)
+def test_rest_start_of_something_not_offered_is_refused_with_the_reason(
+    users: Hub, name, options, says
+):
+    response = users.api("POST", f"/users/{name}/server", json=options)
+    assert response.status_code == 403, response.text
+    assert says in response.json()["message"]
+    assert not users.api("GET", f"/users/{name}").json()["servers"]
+
+
+async def test_spawned_pod_has_exactly_the_chosen_profile(users: Hub, core_v1: client.CoreV1Api):
+    response = users.api("POST", "/users/alice/server", json={"profile": "info101--python"})
+    assert response.status_code in (201, 202), response.text + users.log_tail()
+    users.wait_ready("alice")
+    pod = await core_v1.read_namespaced_pod("jupyter-alice", "unilim-users")
+    container = pod.spec.containers[0]
+    assert container.image == "quay.io/jupyter/scipy-notebook:2025-10-20"
+    # The course pinned the "large" size: 0.5 CPU / 2G guaranteed, 4 CPU / 4G limit.
+    assert container.resources.requests == {"cpu": "500m", "memory": str(2 * 1024**3)}
+    assert container.resources.limits == {"cpu": "4", "memory": str(4 * 1024**3)}
+    assert pod.status.pod_ip.startswith("127.")
+    # And the server really answers through the proxy.
+    session = users.login("alice")
+    lab = session.get(f"{users.url}/user/alice/api/status", timeout=30)
+    assert lab.status_code == 200, lab.text
+    users.api("DELETE", "/users/alice/server")
+    users.wait_stopped("alice")
+
+
+def test_spawns_are_counted_by_profile(users: Hub):
+    metrics = requests.get(
+        f"{users.url}/hub/metrics", headers={"Authorization": f"token {users.token}"}, timeout=30
+    ).text
+    assert re.search(
+        r'unilim_spawns_total\{profile="info101--python",size="large"\} [1-9]', metrics
+    )
+    assert re.search(
+        r'unilim_spawn_refusals_total\{reason="spawn.profile_not_allowed"\} [1-9]', metrics
+    )
