@@ -5,11 +5,13 @@ Everything here is loopback: Keycloak, the Kubernetes API server, the S3 server,
 """
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
 from traitlets.config import Config
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for devenv
 from devenv import keycloak, kube, paths, ports, proxy, s3
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
