@@ -143,7 +143,9 @@ def _size(check: Checker, key: str, raw: object) -> Size | None:
         return None
     return Size(
         slug=slug,
-        display_name=parse_text(check, f"{key}.display_name", fields.get("display_name"), slug),
+        display_name=parse_text(
+            check, f"{key}.display_name", fields.get("display_name"), slug.capitalize()
+        ),
         cpu_guarantee=cpu[0] or 0,
         cpu_limit=cpu[1] or 0,
         mem_guarantee=mem[0] or 0,

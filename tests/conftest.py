@@ -1,4 +1,5 @@
-"""Fixtures for integration tests: the local platform (devenv), once per session."""
+"""Fixtures shared by the integration and browser tests: the local platform, once per session,
+and a real JupyterHub on it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from devenv import keycloak as idp
 from devenv import kube, paths
 from devenv import platform as devenv_platform
 from devenv import s3 as seaweedfs
-
-from .hub import Hub
+from tests.integration.hub import Hub
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tests/integration/" in str(item.fspath).replace("\\", "/"):
+        if "/tests/unit/" not in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.integration)
 
 
