@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from devenv import kube, paths, ports, procs
@@ -105,6 +108,15 @@ def build(names: list[str] | None = None) -> None:
         part.install()
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One `up` or `down` at a time: two starting the same part would race for its pid file."""
+    paths.STATE.mkdir(parents=True, exist_ok=True)
+    with (paths.STATE / ".platform.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(names: list[str] | None = None, started: list[str] | None = None) -> list[str]:
     """Start what is not already healthy; return the names this call started.
 
@@ -113,13 +125,14 @@ def up(names: list[str] | None = None, started: list[str] | None = None) -> list
     """
     began = time.monotonic()
     started = [] if started is None else started
-    for part in select(names):
-        if part.healthy():
-            continue
-        t0 = time.monotonic()
-        started.append(part.name)  # before start(): a part that fails half-way is stopped too
-        part.start()
-        say(f"{part.name} up in {time.monotonic() - t0:.1f} s")
+    with _exclusive():
+        for part in select(names):
+            if part.healthy():
+                continue
+            t0 = time.monotonic()
+            started.append(part.name)  # before start(): a part that fails half-way is stopped
+            part.start()
+            say(f"{part.name} up in {time.monotonic() - t0:.1f} s")
     names_started = ", ".join(started) or "none"
     say(f"platform up in {time.monotonic() - began:.1f} s (started: {names_started})")
     return started
@@ -127,9 +140,10 @@ def up(names: list[str] | None = None, started: list[str] | None = None) -> list
 
 def down(names: list[str] | None = None) -> None:
     """Stop, in reverse order, the processes recorded in the pid files (nothing else)."""
-    for part in reversed(select(names)):
-        part.stop()
-        say(f"{part.name} stopped")
+    with _exclusive():
+        for part in reversed(select(names)):
+            part.stop()
+            say(f"{part.name} stopped")
 
 
 def clean() -> None:

@@ -192,6 +192,11 @@ class SeaweedFS(Component):
         return procs.tcp_open(ports.HOST, ports.SEAWEEDFS_S3) and buckets_ready()
 
     def launch(self) -> None:
+        if procs.tcp_open(ports.HOST, ports.SEAWEEDFS_S3):
+            raise procs.StartError(
+                f"{ENDPOINT} is taken by a process that does not serve the buckets "
+                f"(see `ss -ltnp 'sport = {ports.SEAWEEDFS_S3}'`): stop it first"
+            )
         state = paths.state_dir(self.name)
         s3_config, iam_config = _write_configs(state)
         # `weed mini` saves its flags there and reloads them first: drop stale ones.
