@@ -94,6 +94,13 @@ async def test_spawned_pod_has_exactly_the_chosen_profile(users: Hub, core_v1: c
     users.wait_stopped("alice")
 
 
+def test_last_choice_is_preselected(users: Hub):
+    # alice last started info101--python (previous test); a new start page offers it again.
+    page = users.login("alice").get(f"{users.url}/hub/spawn", timeout=30).text
+    checked = re.findall(r'<input[^>]*name="profile"[^>]*value="([^"]+)"[^>]*checked', page)
+    assert checked == ["info101--python"]
+
+
 def test_spawns_are_counted_by_profile(users: Hub):
     metrics = requests.get(
         f"{users.url}/hub/metrics", headers={"Authorization": f"token {users.token}"}, timeout=30
