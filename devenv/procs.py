@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from devenv import paths
@@ -130,7 +130,8 @@ def start(
     return child.pid
 
 
-def _group_alive(pgid: int) -> bool:
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """(pid, fields of /proc/pid/stat after the command name) of every live process."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -138,24 +139,17 @@ def _group_alive(pgid: int) -> bool:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
+        if fields[0] not in ("Z", "X"):
+            yield int(entry.name), fields
+
+
+def _group_alive(pgid: int) -> bool:
+    return any(int(fields[2]) == pgid for _, fields in _live_processes())
 
 
 def session_pids(leader: int) -> list[int]:
     """Live processes in the session `leader` started (it and all its children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[3]) == leader and fields[0] not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, fields in _live_processes() if int(fields[3]) == leader]
 
 
 def rss_bytes(pids: list[int]) -> int:
