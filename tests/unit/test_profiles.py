@@ -7,12 +7,14 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from jinja2 import Environment, FileSystemLoader
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import Chosen, Refused, choose, visible
 from unilim_hub.policy.properties import parse_group_properties
+from unilim_hub.profile_list import kubespawner_profile
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 TODAY = date(2026, 11, 25)
@@ -214,3 +216,14 @@ def test_start_request_outside_the_list_is_refused(example, options, code):
 
 def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
     assert choose((), {}) == Refused("spawn.no_profile")
+
+
+def test_picker_escapes_what_admins_typed(example):
+    # Rendered as KubeSpawner does: Jinja2 without autoescaping.
+    templates = Path(__file__).parents[2] / "unilim_hub" / "templates"
+    form = Environment(loader=FileSystemLoader(templates)).get_template("form.html")
+    entry = kubespawner_profile(visible({"student"}, {}, example, TODAY)[0], "fr")
+    entry["unilim"]["names"]["fr"] = "<script>alert(1)</script> {{ 7*7 }}"
+    html = form.render(profile_list=[entry], user_options={})
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
+    assert "{{ 7*7 }}" not in html  # JupyterHub renders the form again as a template
