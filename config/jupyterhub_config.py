@@ -4,7 +4,6 @@ Started by `./dev demo` (python -m devenv demo), which brings the platform up fi
 Everything here is loopback: Keycloak, the Kubernetes API server, the S3 server, the hub.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -31,24 +30,16 @@ c.ConfigurableHTTPProxy.command = [str(proxy.install())]
 c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
 
-# Single sign-on with the demo realm (the SSO issue refines the claim mapping).
-oidc = f"{keycloak.ISSUER}/protocol/openid-connect"
+# Single sign-on with the demo realm: endpoints from Keycloak's discovery document; groups,
+# roles, PKCE, auth_state and refresh are UnilimAuthenticator's defaults (docs/admins/sso.md).
+# `./dev demo` sets JUPYTERHUB_CRYPT_KEY, which auth_state needs.
+c.UnilimAuthenticator.oidc_issuer = keycloak.ISSUER
 c.UnilimAuthenticator.client_id = keycloak.CLIENT_ID
 c.UnilimAuthenticator.client_secret = keycloak.CLIENT_SECRET
-c.UnilimAuthenticator.authorize_url = f"{oidc}/auth"
-c.UnilimAuthenticator.token_url = f"{oidc}/token"
-c.UnilimAuthenticator.userdata_url = f"{oidc}/userinfo"
 c.UnilimAuthenticator.oauth_callback_url = (
     f"http://{ports.HOST}:{ports.PROXY_PUBLIC}/hub/oauth_callback"
 )
-c.UnilimAuthenticator.scope = ["openid", "profile", "email"]
-c.UnilimAuthenticator.username_claim = "preferred_username"
-c.UnilimAuthenticator.login_service = "Université (Keycloak)"
-c.UnilimAuthenticator.manage_groups = True
-c.UnilimAuthenticator.auth_state_groups_key = "oauth_user.groups"
-c.UnilimAuthenticator.allowed_groups = {"student", "staff", "faculty"}
-c.UnilimAuthenticator.admin_groups = {"hub-admins"}
-c.UnilimAuthenticator.enable_auth_state = "JUPYTERHUB_CRYPT_KEY" in os.environ
+c.UnilimAuthenticator.login_service = "Université de Limoges (Keycloak)"
 
 # User servers on the fake nodes; the hub uses its own service account, as in production.
 c.KubeSpawner.namespace = kube.USER_NAMESPACE

@@ -13,7 +13,7 @@ from devenv import keycloak as idp
 from devenv import kube, paths
 from devenv import platform as devenv_platform
 from devenv import s3 as seaweedfs
-from tests.integration.hub import Hub
+from tests.integration.hub import SSO_REFRESH_AGE, Hub
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,6 +83,20 @@ def s3() -> Iterator[str]:
 def hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """A real JupyterHub with UnilimSpawner on the devenv, policy from config/unilim.yaml."""
     running = Hub(tmp_path_factory.mktemp("hub"))
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def sso_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """A real JupyterHub where people log in through the devenv's Keycloak (UnilimAuthenticator).
+
+    On its own ports, so that it runs beside the `hub` fixture's hub.
+    """
+    running = Hub(tmp_path_factory.mktemp("sso-hub"), "sso", refresh_age=SSO_REFRESH_AGE)
     running.start()
     try:
         yield running

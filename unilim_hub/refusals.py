@@ -1,4 +1,4 @@
-"""Refusing a spawn with a message the user can act on, on JupyterHub 5 and 6 alike."""
+"""Refusing a spawn or a login with a message the user can act on, on JupyterHub 5 and 6 alike."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def refusal(
     if SpawnException is not None:
         spawn_exception: web.HTTPError = SpawnException(message, reason=reason, status_code=status)
         return spawn_exception
+    return error_page(code, language, status=status, **params)
+
+
+def error_page(code: str, language: str, *, status: int, **params: object) -> web.HTTPError:
+    """An error whose page shows ``code``'s message (JupyterHub's ``jupyterhub_message``)."""
+    message = translate(code, language, **params)
     error = web.HTTPError(status, "%s", message)
-    error.jupyterhub_message = message  # type: ignore[attr-defined]  # read by JupyterHub 5's pages
+    error.jupyterhub_message = message  # type: ignore[attr-defined]  # read by the hub's error page
     return error

@@ -13,6 +13,7 @@ from typing import Any
 from traitlets.config import Config, Configurable
 
 from .i18n import describe, translate
+from .policy.claims import COURSE_MANAGE_SCOPE
 from .policy.config import build_settings
 from .policy.models import Settings
 from .policy.problems import Problem
@@ -74,9 +75,32 @@ def unknown_settings(config: Config) -> Iterator[Problem]:
                 )
 
 
+def undeclared_scopes(config: Config, settings: Settings) -> Iterator[Problem]:
+    """Custom scopes of the teachers' roles that ``JupyterHub.custom_scopes`` does not declare.
+
+    JupyterHub refuses to create a role with an unknown scope: without this check, every
+    teacher's login would fail instead of the hub's start-up. The authenticator declares
+    unilim-hub's own scope itself.
+    """
+    authenticator = _owners()[2]
+    if not _section(config, authenticator).get("manage_roles", True):
+        return
+    declared = config.get("JupyterHub", {}).get("custom_scopes", {})
+    for index, scope in enumerate(settings.claims.teacher_scopes):
+        base = scope.partition("!")[0]
+        if base.startswith("custom:") and base not in {*declared, COURSE_MANAGE_SCOPE}:
+            yield Problem(
+                f"{authenticator.__name__}.teacher_scopes[{index}]",
+                "scope.undeclared",
+                {"scope": base},
+            )
+
+
 def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
     settings, problems = build_settings(raw_settings(config))
     problems = tuple(unknown_settings(config)) + problems
+    if settings is not None:
+        problems += tuple(undeclared_scopes(config, settings))
     return (None if problems else settings), problems
 
 

@@ -1,27 +1,33 @@
 """A real JupyterHub with UnilimSpawner, on the local platform, for integration tests.
 
-Users log in with JupyterHub's DummyAuthenticator here (SSO has its own tests); a
-service token with the admin role drives the REST API as an admin would.
+Users log in with JupyterHub's DummyAuthenticator (``Hub(workdir)``), or through the
+devenv's Keycloak with UnilimAuthenticator (``Hub(workdir, authenticator="sso")``, on its
+own ports so that both hubs can run at once); a service token with the admin role drives
+the REST API as an admin would.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 
-from devenv import kube, proxy
+from devenv import keycloak, kube, proxy
 
 HOST = "127.0.0.1"
 # Not the demo's ports, so the tests can run while the demo does.
-PUBLIC_PORT, PROXY_API_PORT, HUB_PORT = 18000, 18001, 18081
+PORTS = {"dummy": (18000, 18001, 18081), "sso": (18100, 18101, 18181)}
+# Seconds after which the SSO test hub asks Keycloak again for a user's groups and roles.
+SSO_REFRESH_AGE = 3
 CONFIG = Path(__file__).parents[2] / "config" / "unilim.yaml"
 
 HUB_CONFIG = """
@@ -31,7 +37,6 @@ from traitlets.config import Config
 c = get_config()
 policy = yaml.safe_load(open({policy!r}, encoding="utf-8"))
 c.merge(Config(policy["hub"]["config"]))
-c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "unilim"
 c.JupyterHub.bind_url = "http://{host}:{public}"
 c.JupyterHub.hub_bind_url = "http://{host}:{hub}"
@@ -42,39 +47,92 @@ c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
 c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
 c.JupyterHub.load_roles = [{{"name": "admin", "services": ["tests"]}}]
 c.JupyterHub.allow_named_servers = True
-c.Authenticator.allow_all = True
 c.KubeSpawner.namespace = {namespace!r}
 c.KubeSpawner.start_timeout = 90
 c.KubeSpawner.http_timeout = 60
 c.UnilimSite.default_language = "en"
 """
 
+AUTHENTICATORS = {
+    "dummy": """
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+""",
+    # UnilimAuthenticator's own defaults otherwise: what the university deploys.
+    "sso": """
+c.JupyterHub.authenticator_class = "unilim"
+c.UnilimAuthenticator.oidc_issuer = {issuer!r}
+c.UnilimAuthenticator.client_id = {client_id!r}
+c.UnilimAuthenticator.client_secret = {client_secret!r}
+c.UnilimAuthenticator.oauth_callback_url = "http://{host}:{public}/hub/oauth_callback"
+# Refresh groups and roles from Keycloak at the first request after this many seconds.
+c.UnilimAuthenticator.auth_refresh_age = {refresh_age}
+""",
+}
+# The message of JupyterHub's error page (templates/error.html).
+_ERROR_MESSAGE = re.compile(r'<div class="error">.*?<p>(.*?)</p>', re.DOTALL)
+# Keycloak's login form (the `kc-form-login` form of its login page).
+_LOGIN_FORM = re.compile(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"')
+
+
+def error_message(page: requests.Response) -> str:
+    """The message a person reads on the hub's error page ("" when there is none)."""
+    # The page declares UTF-8 in <meta charset>, as browsers read it, not in its headers.
+    found = _ERROR_MESSAGE.search(page.content.decode("utf-8"))
+    return html.unescape(found.group(1)).strip() if found else ""
+
+
+class SsoLogin(NamedTuple):
+    session: requests.Session
+    page: requests.Response  # the last page the browser shows
+    authorize_url: str  # where the hub sent the browser at Keycloak ("" if it did not)
+
 
 class Hub:
     """A JupyterHub process; ``api()`` calls its REST API with an admin token."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        authenticator: str = "dummy",
+        refresh_age: int = 300,
+        ports: tuple[int, int, int] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.authenticator = authenticator
+        self.refresh_age = refresh_age
+        self.ports = ports or PORTS[authenticator]  # public, proxy API, hub
         self.token = secrets.token_hex(16)
-        self.url = f"http://{HOST}:{PUBLIC_PORT}"
+        self.url = f"http://{HOST}:{self.ports[0]}"
         self.log_path = workdir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, extra_config: str = "") -> None:
-        config = HUB_CONFIG.format(
-            policy=str(CONFIG),
-            host=HOST,
-            public=PUBLIC_PORT,
-            hub=HUB_PORT,
-            proxy_api=PROXY_API_PORT,
-            chp=str(proxy.install()),
-            workdir=self.workdir,
-            token=self.token,
-            namespace=kube.USER_NAMESPACE,
-        )
+        public, proxy_api, hub = self.ports
+        values = {
+            "policy": str(CONFIG),
+            "host": HOST,
+            "public": public,
+            "hub": hub,
+            "proxy_api": proxy_api,
+            "chp": str(proxy.install()),
+            "workdir": self.workdir,
+            "token": self.token,
+            "namespace": kube.USER_NAMESPACE,
+            "issuer": keycloak.ISSUER,
+            "client_id": keycloak.CLIENT_ID,
+            "client_secret": keycloak.CLIENT_SECRET,
+            "refresh_age": self.refresh_age,
+        }
+        config = (HUB_CONFIG + AUTHENTICATORS[self.authenticator]).format(**values)
         (self.workdir / "jupyterhub_config.py").write_text(config + extra_config)
         # The hub talks to Kubernetes as its own service account, with the RBAC of the chart.
-        env = {**os.environ, "KUBECONFIG": str(kube.HUB_KUBECONFIG)}
+        # auth_state (the SSO tokens) is encrypted with this key.
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(kube.HUB_KUBECONFIG),
+            "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+        }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
@@ -140,6 +198,32 @@ class Hub:
         )
         response.raise_for_status()
         return session
+
+    def sso_login(
+        self,
+        name: str,
+        password: str = keycloak.DEMO_PASSWORD,
+        language: str = "en",
+    ) -> SsoLogin:
+        """Log in as a browser does: the hub sends to Keycloak, the form is posted, Keycloak
+        sends back to the hub with a code."""
+        session = requests.Session()
+        session.headers["Accept-Language"] = language
+        page = session.get(f"{self.url}/hub/oauth_login", timeout=30)
+        authorize_url = page.history[0].headers["Location"] if page.history else ""
+        form = _LOGIN_FORM.search(page.text)
+        if form is None:  # no Keycloak login page: the hub's answer is the outcome
+            return SsoLogin(session, page, authorize_url)
+        # Keycloak's cookies are Secure; browsers send them to http://127.0.0.1 (a secure
+        # context), requests does not unless told.
+        for cookie in session.cookies:
+            cookie.secure = False
+        response = session.post(
+            html.unescape(form.group(1)),
+            data={"username": name, "password": password, "credentialId": ""},
+            timeout=30,
+        )
+        return SsoLogin(session, response, authorize_url)
 
     def wait_stopped(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .catalog import parse_catalog
 from .checker import AUTHENTICATOR, SITE, SPAWNER, Checker, Raw
+from .claims import parse_claim_rules
 from .models import LANGUAGES, GroupNaming, S3Mode, S3Settings, Settings, Storage
 from .problems import Problem
 from .quantities import parse_memory
@@ -34,6 +35,7 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
         storage=_storage(check, raw),
         default_language=_language(check, raw.get(f"{SITE}.default_language", "fr")),
+        claims=parse_claim_rules(check, raw, groups),
     )
     problems = tuple(check.problems)
     return (None if problems else settings), problems

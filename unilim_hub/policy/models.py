@@ -130,6 +130,20 @@ class GroupNaming:
         )
 
 
+@dataclass(frozen=True)
+class ClaimRules:
+    """Which SSO claims say what, and how their values become groups and teacher roles."""
+
+    groups_claim: str = "groups"
+    affiliation_claim: str = "affiliation"
+    # Affiliation value -> group. A value absent here maps to the group of the same name
+    # when that is an affiliation group; any other value is ignored.
+    affiliation_map: Mapping[str, str] = field(default_factory=dict)
+    # Scopes of a teacher's role for one course: ``{course}`` is the course code,
+    # ``{course_group}`` the course group's name.
+    teacher_scopes: tuple[str, ...] = ("custom:courses:manage!group={course_group}",)
+
+
 _COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 
 
@@ -150,6 +164,7 @@ class Settings:
     rooms: tuple[Room, ...]
     storage: Storage
     default_language: str = "fr"
+    claims: ClaimRules = field(default_factory=ClaimRules)
 
     def profile(self, slug: str) -> Profile | None:
         return next((profile for profile in self.catalog if profile.slug == slug), None)
