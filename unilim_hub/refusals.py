@@ -23,6 +23,20 @@ def refusal(
     return error_page(code, language, status=status, **params)
 
 
+def forgive_in_failure_count(handler: object) -> None:
+    """Keep a policy refusal from counting as a failed spawn on JupyterHub 5.
+
+    JupyterHub 5 counts every failed start towards ``consecutive_failure_limit`` (Zero to
+    JupyterHub sets 5) and exits the hub when it is reached: five refused starts in a row,
+    a forged request or a full course, would stop the hub for everyone. JupyterHub 6 does
+    not count a ``SpawnException``. On 5 the count is kept in the handler's settings and
+    raised by one after the failure: lower it first so that a refusal leaves it unchanged.
+    """
+    settings = getattr(handler, "settings", None)
+    if SpawnException is None and isinstance(settings, dict):
+        settings["failure_count"] = settings.get("failure_count", 0) - 1
+
+
 def error_page(code: str, language: str, *, status: int, **params: object) -> web.HTTPError:
     """An error whose page shows ``code``'s message (JupyterHub's ``jupyterhub_message``)."""
     message = translate(code, language, **params)

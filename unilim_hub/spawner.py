@@ -21,7 +21,7 @@ from .policy.models import Settings
 from .policy.profiles import Choice, Refused, choose, visible
 from .policy.properties import GroupProperties, parse_group_properties
 from .profile_list import kubespawner_profile
-from .refusals import refusal
+from .refusals import forgive_in_failure_count, refusal
 
 
 class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
@@ -149,6 +149,8 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
         """The validated baseline policy (stops with a clear error if the config is wrong)."""
         return settings.load(self.config)
 
+    _checked_choices: tuple[Choice, ...] = ()
+
     @default("container_security_context")
     def _restricted_security_context(self) -> dict[str, Any]:
         # Pod Security "restricted", which OpenShift's restricted-v2 SCC also demands. No
@@ -172,7 +174,9 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
 
     def _profile_list(self, spawner: UnilimSpawner) -> list[dict[str, Any]]:
         language = self.language()
-        return [kubespawner_profile(choice, language) for choice in self.visible_choices()]
+        # During a start, the list the request was checked against (see load_user_options).
+        choices = self._checked_choices or self.visible_choices()
+        return [kubespawner_profile(choice, language) for choice in choices]
 
     def language(self) -> str:
         """The user's language: the browser's during a request, else the site default."""
@@ -206,9 +210,11 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
 
     async def load_user_options(self) -> None:
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""
-        decision = choose(self.visible_choices(), self.user_options or {})
+        choices = self.visible_choices()
+        decision = choose(choices, self.user_options or {})
         if isinstance(decision, Refused):
             REFUSALS.labels(reason=decision.code).inc()
+            forgive_in_failure_count(self.handler)
             raise refusal(
                 decision.code,
                 self.language(),
@@ -216,5 +222,11 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
                 profile=decision.profile,
                 option=decision.option,
             )
-        await super().load_user_options()
+        # KubeSpawner evaluates profile_list again: it must see the list just checked, even
+        # if a course's dates or properties change in between.
+        self._checked_choices = choices
+        try:
+            await super().load_user_options()
+        finally:
+            self._checked_choices = ()
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +74,17 @@ def test_rest_start_of_something_not_offered_is_refused_with_the_reason(
     assert response.status_code == 403, response.text
     assert says in response.json()["message"]
     assert not users.api("GET", f"/users/{name}").json()["servers"]
+
+
+def test_refusals_do_not_count_as_failures_that_stop_the_hub(users: Hub):
+    # The hub exits after 5 consecutive failed spawns (2 s after the last one).
+    for _ in range(6):
+        assert (
+            users.api("POST", "/users/alice/server", json={"profile": "research"}).status_code
+            == 403
+        )
+    time.sleep(3)
+    assert users.api("GET", "/").ok, users.log_tail()
 
 
 async def test_spawned_pod_has_exactly_the_chosen_profile(users: Hub, core_v1: client.CoreV1Api):
