@@ -61,11 +61,11 @@ def test_settings_for_profiles_not_assigned_are_flagged():
     assert [problem.code for problem in parsed.problems] == ["property.profile_not_assigned"]
 
 
-def test_end_before_start_ignores_the_dates():
+def test_end_before_start_withdraws_the_assignment():
     parsed = parse_group_properties(
         {"course.profiles": "r", "course.r.start": "2026-09-01", "course.r.end": "2026-01-01"}
     )
-    assert parsed.course_profiles == (CourseAssignment("r"),)
+    assert parsed.course_profiles == (CourseAssignment("r", withdrawn=True),)
     assert parsed.problems[0].code == "dates.end_before_start"
 
 

@@ -86,24 +86,51 @@ def test_pinned_tag_and_size(example):
             }
         )
     }
-    (choice,) = visible({"course-info101"}, properties, example, TODAY)
+    (choice, *_) = visible({"student", "course-info101"}, properties, example, TODAY)
     assert choice.image == "quay.io/jupyter/scipy-notebook:2025-03-17"
     assert [size.slug for size in choice.sizes] == ["large"]
 
 
-def test_a_tag_that_is_not_allowed_falls_back_to_the_default_tag(example):
-    properties = {
-        "course-info101": course(**{"course.profiles": "python", "course.python.tag": "latest"})
-    }
-    (choice,) = visible({"course-info101"}, properties, example, TODAY)
-    assert choice.tag == "2025-10-20"
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"course.python.tag": "latest"},  # not one of the profile's tags
+        {"course.python.size": "huge"},  # not one of its sizes
+        {"course.python.end": "2026-02-30"},  # not a date
+        {"course.python.start": "2026-09-01", "course.python.end": "2026-01-31"},
+    ],
+)
+def test_a_wrong_course_setting_withdraws_the_course_profile(example, setting):
+    properties = {"course-info101": course(**{"course.profiles": "python"}, **setting)}
+    assert slugs(visible({"student", "course-info101"}, properties, example, TODAY)) == [
+        "python",
+        "r",
+    ]
+
+
+def test_a_course_cannot_offer_a_profile_its_students_may_not_use(example):
+    properties = {"course-info101": course(**{"course.profiles": "research, spark"})}
+    assert slugs(visible({"student", "course-info101"}, properties, example, TODAY)) == [
+        "info101--spark",
+        "python",
+        "r",
+    ]
+
+
+def test_sizes_above_the_charged_groups_ceiling_are_not_offered(example):
+    student = {"student": course(**{"quota.server_mem_limit": "2G"})}
+    (python, _r) = visible({"student"}, student, example, TODAY)
+    assert [size.slug for size in python.sizes] == ["standard"]
+    # A higher-priority group's ceiling wins over the student one.
+    staff = student | {"staff": course(**{"quota.server_mem_limit": "16G", "quota.priority": "30"})}
+    assert "research" in slugs(visible({"student", "staff"}, staff, example, TODAY))
 
 
 def test_sizes_above_the_course_ceiling_are_not_offered(example):
     properties = {
         "course-info101": course(**{"course.profiles": "python", "quota.server_mem_limit": "2G"})
     }
-    (choice,) = visible({"course-info101"}, properties, example, TODAY)
+    (choice, *_) = visible({"student", "course-info101"}, properties, example, TODAY)
     assert [size.slug for size in choice.sizes] == ["standard"]
 
 
@@ -142,20 +169,21 @@ def catalogs(draw):
 
 
 def assignments():
+    """Course group properties: random profiles, each with random (maybe reversed) dates."""
     profile_names = st.sampled_from([f"p{i}" for i in range(6)] + ["missing"])
-    return st.dictionaries(
-        st.sampled_from(["course-a", "course-b"]),
-        st.builds(
-            lambda names, start, end: parse_group_properties(
-                {"course.profiles": ", ".join(names)}
-                | {f"course.{n}.start": start.isoformat() for n in names[:1]}
-                | {f"course.{n}.end": end.isoformat() for n in names[1:2]}
-            ),
-            st.lists(profile_names, max_size=3, unique=True),
-            st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
-            st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)),
-        ),
+    day = st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31))
+    one_course = st.lists(
+        st.tuples(profile_names, st.none() | day, st.none() | day),
+        max_size=3,
+        unique_by=lambda t: t[0],
+    ).map(
+        lambda items: parse_group_properties(
+            {"course.profiles": ", ".join(name for name, _, _ in items)}
+            | {f"course.{n}.start": start.isoformat() for n, start, _ in items if start}
+            | {f"course.{n}.end": end.isoformat() for n, _, end in items if end}
+        )
     )
+    return st.dictionaries(st.sampled_from(["course-a", "course-b"]), one_course)
 
 
 def settings_with(catalog):
@@ -176,12 +204,22 @@ def test_visibility_properties(catalog, groups, properties, today, last_choice):
         group.split("-", 1)[1] for group in groups if group.startswith(("course-", "teacher-"))
     }
     for choice in choices:
+        allowed = bool(choice.profile.groups & groups)
         if choice.course is None:
             # A catalog profile: allowed to one of the user's groups, never course-only.
-            assert choice.profile.groups & groups and not choice.profile.course_only
-        else:
-            # A course profile: only for a course the user follows or teaches, within its dates.
-            assert choice.course in courses
+            assert allowed and not choice.profile.course_only
+            continue
+        # A course profile: assigned to a course the user follows or teaches, offered today,
+        # and either course-only or a profile the user may use anyway.
+        assert choice.course in courses
+        (assignment,) = [
+            a
+            for a in properties[f"course-{choice.course}"].course_profiles
+            if a.profile == choice.profile.slug
+        ]
+        assert not assignment.withdrawn
+        assert (assignment.start or today) <= today <= (assignment.end or today)
+        assert choice.profile.course_only or allowed
     if choices:
         assert sum(choice.default for choice in choices) == 1
     assert len({choice.slug for choice in choices}) == len(choices)

@@ -12,6 +12,7 @@ from datetime import date
 
 from .models import GroupQuota, Profile, Settings, Size, Text
 from .properties import CourseAssignment, GroupProperties
+from .quotas import charged_quota, effective_quota
 
 COURSE_SEPARATOR = "--"
 
@@ -54,15 +55,44 @@ def visible(
     """The profiles a member of ``groups`` may start today, in display order.
 
     Course profiles come first (courses by code), for the courses the user follows or
-    teaches; then catalog profiles allowed to one of their groups. Exactly one choice is
-    the default: the last one used if still visible, else the first course profile, else
-    the catalog default, else the first entry.
+    teaches; then catalog profiles allowed to one of their groups. A course can only offer
+    a profile its member may use anyway, or a ``course_only`` one. Sizes above the
+    per-server ceiling of the user's charged group (and of the course) are not offered.
+    Exactly one choice is the default: the last one used if still visible, else the first
+    course profile, else the catalog default, else the first entry.
     """
+    member_of = frozenset(groups)
+    overrides = {group: parsed.quota for group, parsed in properties.items()}
+    ceiling = _Ceiling.of(charged_quota(member_of, settings.quotas, overrides))
     choices = [
-        *_course_choices(groups, properties, settings, today),
-        *_catalog_choices(groups, settings),
+        *_course_choices(member_of, properties, settings, today, ceiling),
+        *_catalog_choices(member_of, settings, ceiling),
     ]
     return _with_default(choices, last_choice)
+
+
+@dataclass(frozen=True)
+class _Ceiling:
+    """The most one server may use; ``None`` for no limit."""
+
+    cpu: int | None = None
+    mem: int | None = None
+
+    @classmethod
+    def of(cls, quota: GroupQuota | None) -> _Ceiling:
+        return cls(quota.server_cpu_limit, quota.server_mem_limit) if quota else cls()
+
+    def tighter(self, other: _Ceiling) -> _Ceiling:
+        return _Ceiling(_smallest(self.cpu, other.cpu), _smallest(self.mem, other.mem))
+
+    def admits(self, size: Size) -> bool:
+        return (self.cpu is None or size.cpu_limit <= self.cpu) and (
+            self.mem is None or size.mem_limit <= self.mem
+        )
+
+
+def _smallest(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _courses(groups: Collection[str], settings: Settings) -> list[tuple[str, str]]:
@@ -76,69 +106,62 @@ def _courses(groups: Collection[str], settings: Settings) -> list[tuple[str, str
 
 
 def _course_choices(
-    groups: Collection[str],
+    member_of: frozenset[str],
     properties: Mapping[str, GroupProperties],
     settings: Settings,
     today: date,
+    ceiling: _Ceiling,
 ) -> list[Choice]:
     choices = []
-    for code, course_group in _courses(groups, settings):
+    for code, course_group in _courses(member_of, settings):
         course = properties.get(course_group, GroupProperties())
-        ceiling = _ceiling(settings.quotas.get(course_group), course.quota)
+        course_quota = effective_quota(course_group, settings.quotas, course.quota)
+        course_ceiling = ceiling.tighter(_Ceiling.of(course_quota))
         for assignment in course.course_profiles:
-            choice = _course_choice(code, assignment, settings, today, ceiling)
-            if choice is not None:
-                choices.append(choice)
+            profile = settings.profile(assignment.profile)
+            if profile is None or not _offered(assignment, today):
+                continue
+            if profile.course_only or profile.groups & member_of:
+                choice = _course_choice(code, profile, assignment, course_ceiling)
+                choices.extend([choice] if choice else [])
     return choices
 
 
-@dataclass(frozen=True)
-class _Ceiling:
-    """The most one server of a course may use; ``None`` for no limit."""
-
-    cpu: int | None
-    mem: int | None
-
-    def admits(self, size: Size) -> bool:
-        return (self.cpu is None or size.cpu_limit <= self.cpu) and (
-            self.mem is None or size.mem_limit <= self.mem
-        )
-
-
-def _ceiling(baseline: GroupQuota | None, override: Mapping[str, int]) -> _Ceiling:
-    return _Ceiling(
-        cpu=override.get("server_cpu_limit", baseline.server_cpu_limit if baseline else None),
-        mem=override.get("server_mem_limit", baseline.server_mem_limit if baseline else None),
+def _offered(assignment: CourseAssignment, today: date) -> bool:
+    return (
+        not assignment.withdrawn
+        and (assignment.start is None or assignment.start <= today)
+        and (assignment.end is None or today <= assignment.end)
     )
 
 
 def _course_choice(
-    code: str, assignment: CourseAssignment, settings: Settings, today: date, ceiling: _Ceiling
+    code: str, profile: Profile, assignment: CourseAssignment, ceiling: _Ceiling
 ) -> Choice | None:
-    profile = settings.profile(assignment.profile)
-    if profile is None or not _in_dates(assignment, today):
+    """The course's choice, or ``None`` if its pinned tag or size is not the catalog's."""
+    if assignment.tag is not None and assignment.tag not in profile.tags:
         return None
-    tag = assignment.tag if assignment.tag in profile.tags else profile.tags[0]
     pinned = profile.size(assignment.size) if assignment.size else None
+    if assignment.size and pinned is None:
+        return None
     sizes = tuple(size for size in ((pinned,) if pinned else profile.sizes) if ceiling.admits(size))
     if not sizes:
         return None
+    tag = assignment.tag or profile.tags[0]
     return Choice(course_slug(code, profile.slug), profile, tag, sizes, course=code)
 
 
-def _in_dates(assignment: CourseAssignment, today: date) -> bool:
-    return (assignment.start is None or assignment.start <= today) and (
-        assignment.end is None or today <= assignment.end
-    )
-
-
-def _catalog_choices(groups: Collection[str], settings: Settings) -> list[Choice]:
-    member_of = set(groups)
-    return [
-        Choice(profile.slug, profile, profile.tags[0], profile.sizes, default=profile.default)
-        for profile in settings.catalog
-        if not profile.course_only and profile.groups & member_of
-    ]
+def _catalog_choices(
+    member_of: frozenset[str], settings: Settings, ceiling: _Ceiling
+) -> list[Choice]:
+    choices = []
+    for profile in settings.catalog:
+        sizes = tuple(size for size in profile.sizes if ceiling.admits(size))
+        if not profile.course_only and profile.groups & member_of and sizes:
+            choices.append(
+                Choice(profile.slug, profile, profile.tags[0], sizes, default=profile.default)
+            )
+    return choices
 
 
 def _with_default(choices: list[Choice], last_choice: str | None) -> tuple[Choice, ...]:

@@ -46,6 +46,7 @@ class CourseAssignment:
     size: str | None = None
     start: date | None = None
     end: date | None = None
+    withdrawn: bool = False  # one of its settings is wrong: offered to nobody until fixed
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,20 @@ def _assignments(
             problems.append(Problem(key, "property.profile_not_assigned", {"profile": profile}))
         else:
             parsed = _parse(key, _ASSIGNMENT_FIELDS[name], value, problems)
-            if parsed is not None and parsed != "":
-                fields[profile][name] = parsed
+            # A value that cannot be read withdraws the assignment: better no course
+            # profile than one offered outside its dates or with another size.
+            fields[profile][name] = _BROKEN if parsed is None else parsed
     return tuple(_assignment(profile, values, problems) for profile, values in fields.items())
 
 
+_BROKEN = object()
+
+
 def _assignment(profile: str, values: dict[str, Any], problems: list[Problem]) -> CourseAssignment:
+    values = {name: value for name, value in values.items() if value != ""}
+    broken = _BROKEN in values.values()
     start, end = values.get("start"), values.get("end")
-    if start and end and end < start:
+    if not broken and start and end and end < start:
         problems.append(
             Problem(
                 f"{COURSE_PREFIX}{profile}.end",
@@ -130,7 +137,9 @@ def _assignment(profile: str, values: dict[str, Any], problems: list[Problem]) -
                 {"start": start.isoformat(), "end": end.isoformat()},
             )
         )
-        values = {name: value for name, value in values.items() if name not in ("start", "end")}
+        broken = True
+    if broken:
+        return CourseAssignment(profile=profile, withdrawn=True)
     return CourseAssignment(profile=profile, **values)
 
 

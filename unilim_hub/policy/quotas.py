@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 from .checker import Checker
 from .models import GroupNaming, GroupQuota
@@ -39,3 +40,31 @@ def parse_quotas(check: Checker, groups: GroupNaming, raw: object) -> Mapping[st
         if None not in values.values():
             quotas[str(group)] = GroupQuota(group=str(group), **values)  # type: ignore[arg-type]
     return quotas
+
+
+def effective_quota(
+    group: str, baseline: Mapping[str, GroupQuota], override: Mapping[str, int]
+) -> GroupQuota | None:
+    """The group's baseline quota with its ``quota.*`` group properties applied."""
+    base = baseline.get(group)
+    if base is None and not override:
+        return None
+    # The override's keys are QUOTA_FIELDS, checked when the properties were parsed.
+    return replace(base or GroupQuota(group), **override)  # type: ignore[arg-type]
+
+
+def charged_quota(
+    groups: Iterable[str],
+    baseline: Mapping[str, GroupQuota],
+    overrides: Mapping[str, Mapping[str, int]],
+) -> GroupQuota | None:
+    """The quota a user's servers count against: their highest-priority group with a quota.
+
+    Ties go to the group whose name sorts first, so the answer never depends on order.
+    """
+    quotas = [
+        quota
+        for group in sorted(set(groups))
+        if (quota := effective_quota(group, baseline, overrides.get(group, {}))) is not None
+    ]
+    return max(quotas, key=lambda quota: quota.priority, default=None)
