@@ -4,6 +4,7 @@ Started by `./dev demo` (python -m devenv demo), which brings the platform up fi
 Everything here is loopback: Keycloak, the Kubernetes API server, the S3 server, the hub.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +27,14 @@ c.JupyterHub.authenticator_class = "unilim"
 c.JupyterHub.bind_url = f"http://{ports.HOST}:{ports.PROXY_PUBLIC}"
 c.JupyterHub.hub_bind_url = f"http://{ports.HOST}:{ports.HUB}"
 c.ConfigurableHTTPProxy.api_url = f"http://{ports.HOST}:{ports.PROXY_API}"
-c.ConfigurableHTTPProxy.command = [str(proxy.install())]
+c.ConfigurableHTTPProxy.command = [str(proxy.binary())]  # installed by `./dev demo`
+
+# The demo sets up its courses through the REST API, as the course service will.
+if demo_token := os.environ.get("UNILIM_DEMO_TOKEN"):
+    c.JupyterHub.services = [{"name": "demo-setup", "api_token": demo_token}]
+    c.JupyterHub.load_roles = [
+        {"name": "demo-setup", "scopes": ["admin:groups"], "services": ["demo-setup"]}
+    ]
 c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
 

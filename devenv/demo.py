@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import json
 import secrets
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
-from devenv import keycloak, kube, paths, platform, ports
+from devenv import keycloak, kube, paths, platform, ports, procs, proxy
 
 CONFIG = platform.REPO / "config" / "jupyterhub_config.py"
 
@@ -37,22 +41,69 @@ def banner() -> str:
     return "\n".join(lines)
 
 
+# What the demo's teachers would have set in the course service.
+COURSES = {
+    "course-info101": {
+        "course.profiles": "spark, python",
+        "course.python.size": "large",
+    },
+    "course-stat202": {"course.profiles": "r", "course.r.tag": "2025-10-20"},
+}
+
+
 def run() -> int:
     platform.up()
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kube.HUB_KUBECONFIG),
-        "PYTHONPATH": str(platform.REPO),
-        "JUPYTERHUB_CRYPT_KEY": _crypt_key(),
-    }
-    print(banner(), file=sys.stderr)
+    proxy.install()
+    token = secrets.token_hex(16)
+    env = procs.clean_env(
+        {
+            "KUBECONFIG": str(kube.HUB_KUBECONFIG),
+            "PYTHONPATH": str(platform.REPO),
+            "JUPYTERHUB_CRYPT_KEY": _crypt_key(),
+            "UNILIM_DEMO_TOKEN": token,
+        }
+    )
     state = paths.STATE / "demo"
     state.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)]
+    hub = subprocess.Popen(command, cwd=state, env=env)
+    # `kill` or a CI time-out stops the demo like Ctrl-C: the hub must not outlive it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return subprocess.call(command, cwd=state, env=env)
+        _set_up_courses(token)
+        print(banner(), file=sys.stderr)
+        return hub.wait()
     except KeyboardInterrupt:
-        return 0
+        hub.terminate()
+        return hub.wait()
+
+
+def _set_up_courses(token: str) -> None:
+    """Course groups and their profiles, read-modify-write as the course service does."""
+    api = f"http://{ports.HOST}:{ports.PROXY_PUBLIC}/hub/api"
+    deadline = time.monotonic() + 60
+    while not procs.http_ok(api):
+        if time.monotonic() > deadline:
+            raise procs.StartError(f"the demo hub did not answer on {api} within 60 s")
+        time.sleep(0.5)
+    for group, assigned in COURSES.items():
+        _call(api, token, "POST", f"/groups/{group}")  # 409 when it exists already
+        current = json.loads(_call(api, token, "GET", f"/groups/{group}") or "{}")
+        properties = {**current.get("properties", {}), **assigned}
+        _call(api, token, "PUT", f"/groups/{group}/properties", properties)
+
+
+def _call(api: str, token: str, method: str, path: str, body: object = None) -> str:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(api + path, data=data, method=method)
+    request.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+        return ""
 
 
 def _crypt_key() -> str:

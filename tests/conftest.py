@@ -3,6 +3,7 @@ and a real JupyterHub on it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -14,6 +15,19 @@ from devenv import kube, paths
 from devenv import platform as devenv_platform
 from devenv import s3 as seaweedfs
 from tests.integration.hub import SSO_REFRESH_AGE, Hub
+
+# Proxy settings of the machine would route even loopback requests (requests, aiohttp and the
+# hubs the tests start all honour them) through another host: the tests never use a proxy.
+for _variable in (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+):
+    os.environ.pop(_variable, None)
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.0/8,localhost"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -60,8 +74,9 @@ def user_namespace(platform: list[str]) -> str:
 
 def _only(name: str, value: str) -> Iterator[str]:
     """Start one devenv component if needed; stop it at the end only if this session did."""
-    started = devenv_platform.up([name])
+    started: list[str] = []  # filled as parts start, so a half-started one is stopped too
     try:
+        devenv_platform.up([name], started)
         yield value
     finally:
         devenv_platform.down(started)
@@ -83,8 +98,8 @@ def s3() -> Iterator[str]:
 def hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """A real JupyterHub with UnilimSpawner on the devenv, policy from config/unilim.yaml."""
     running = Hub(tmp_path_factory.mktemp("hub"))
-    running.start()
     try:
+        running.start()
         yield running
     finally:
         running.stop()
@@ -97,8 +112,8 @@ def sso_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> It
     On its own ports, so that it runs beside the `hub` fixture's hub.
     """
     running = Hub(tmp_path_factory.mktemp("sso-hub"), "sso", refresh_age=SSO_REFRESH_AGE)
-    running.start()
     try:
+        running.start()
         yield running
     finally:
         running.stop()

@@ -8,6 +8,7 @@ the REST API as an admin would.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -49,6 +50,7 @@ c.JupyterHub.load_roles = [{{"name": "admin", "services": ["tests"]}}]
 c.JupyterHub.allow_named_servers = True
 c.KubeSpawner.namespace = {namespace!r}
 c.KubeSpawner.start_timeout = 90
+c.Spawner.consecutive_failure_limit = 5  # as Zero to JupyterHub sets it
 c.KubeSpawner.http_timeout = 60
 c.UnilimSite.default_language = "en"
 """
@@ -161,13 +163,18 @@ class Hub:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """Stop the hub, and its proxy even if the hub died without stopping it."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        # JupyterHub starts configurable-http-proxy in a session of its own.
+        proxy_pid = self.workdir / "jupyterhub-proxy.pid"
+        if proxy_pid.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(proxy_pid.read_text()), signal.SIGTERM)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"token {self.token}", **kwargs.pop("headers", {})}

@@ -140,8 +140,8 @@ def test_user_removed_from_a_course_in_keycloak_loses_it_after_refresh(sso_hub: 
 def test_unreachable_identity_provider_gives_a_clear_page(tmp_path: Path, platform):
     # Nothing listens on this port: the hub must start anyway and explain at login.
     hub = Hub(tmp_path, "sso", ports=(18200, 18201, 18281))
-    hub.start('c.UnilimAuthenticator.oidc_issuer = "http://127.0.0.1:18099/realms/unilim"\n')
     try:
+        hub.start('c.UnilimAuthenticator.oidc_issuer = "http://127.0.0.1:18099/realms/unilim"\n')
         french = hub.sso_login("alice", language="fr-FR,fr;q=0.9").page
         english = hub.sso_login("alice", language="en").page
     finally:
