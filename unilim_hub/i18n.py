@@ -42,6 +42,8 @@ def negotiate(accept_language: str | None, default: str) -> str:
             weight = float(quality) if quality else 1.0
         except ValueError:
             continue
+        if weight <= 0:  # q=0 means "not this one"
+            continue
         ranked.append((-weight, index, tag.split("-")[0].lower()))
     for _, _, language in sorted(ranked):
         if language in LANGUAGES:

@@ -15,7 +15,7 @@ from traitlets.config import Config, Configurable
 from .i18n import describe, translate
 from .policy.claims import COURSE_MANAGE_SCOPE
 from .policy.config import build_settings
-from .policy.models import Settings
+from .policy.models import LANGUAGES, Settings
 from .policy.problems import Problem
 
 
@@ -106,7 +106,7 @@ def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
 
 def language_of(config: Config) -> str:
     value = _section(config, _owners()[0]).get("default_language", "fr")
-    return value if value in ("fr", "en") else "fr"
+    return value if value in LANGUAGES else "fr"
 
 
 _cache: dict[int, tuple[Config, Settings]] = {}

@@ -120,6 +120,21 @@ BAD_CONFIGURATIONS = {
         "UnilimSpawner.profile_catalog",
         "value.not_list",
     ),
+    "tag read as a number": (
+        lambda c: spawner(c)["profile_catalog"][0].update(tags=[1.1]),
+        "UnilimSpawner.profile_catalog[0].tags[0]",
+        "image.tag_invalid",
+    ),
+    "slug like a course profile": (
+        lambda c: spawner(c)["profile_catalog"][0].update(slug="info101--python"),
+        "UnilimSpawner.profile_catalog[0].slug",
+        "profile.slug_separator",
+    ),
+    "absurd memory": (
+        lambda c: spawner(c)["group_quotas"]["student"].update(memory="9" * 400),
+        "UnilimSpawner.group_quotas['student'].memory",
+        "memory.invalid",
+    ),
     "misspelt setting": (
         lambda c: spawner(c).update(profile_catalogue=[]),
         "UnilimSpawner.profile_catalogue",
@@ -152,9 +167,9 @@ def test_each_mistake_is_explained_in_french_and_english(example, mistake):
 
 
 def test_all_problems_are_reported_at_once(example):
-    # A catalog that is not a list hides the mistakes inside it, and the label typo
-    # replaces the empty selector.
-    hidden = {"catalog is not a list", "room with an empty selector"}
+    # Some mistakes replace others: a catalog that is not a list hides the ones inside it,
+    # the label typo replaces the empty selector, the numeric tag the missing tags.
+    hidden = {"catalog is not a list", "room with an empty selector", "tag read as a number"}
     mistakes = [value for name, value in BAD_CONFIGURATIONS.items() if name not in hidden]
     for spoil, _, _ in mistakes:
         spoil(example)

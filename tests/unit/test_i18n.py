@@ -42,6 +42,7 @@ def test_every_code_in_the_code_has_a_message():
         (None, "fr"),
         ("en;q=0.2,fr;q=0.8", "fr"),
         ("fr;q=abc,en", "en"),
+        ("fr;q=0,en;q=0.1", "en"),
     ],
 )
 def test_language_from_the_browser(header, language):

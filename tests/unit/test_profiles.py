@@ -261,7 +261,9 @@ def test_picker_escapes_what_admins_typed(example):
     templates = Path(__file__).parents[2] / "unilim_hub" / "templates"
     form = Environment(loader=FileSystemLoader(templates)).get_template("form.html")
     entry = kubespawner_profile(visible({"student"}, {}, example, TODAY)[0], "fr")
-    entry["unilim"]["names"]["fr"] = "<script>alert(1)</script> {{ 7*7 }}"
+    hostile = "<script>alert(1)</script>"
+    entry["unilim"]["names"]["fr"] = entry["unilim"]["descriptions"]["fr"] = hostile
+    entry["unilim"]["sizes"][0]["names"]["fr"] = hostile
     html = form.render(profile_list=[entry], user_options={})
-    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
-    assert "{{ 7*7 }}" not in html  # JupyterHub renders the form again as a template
+    assert "<script>alert(1)" not in html
+    assert html.count("&lt;script&gt;alert(1)") == 4  # name, description, size (text and data)

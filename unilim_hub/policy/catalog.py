@@ -15,6 +15,8 @@ _SIZE_REQUIRED = {"slug", "cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_li
 _SIZE_OPTIONAL = {"display_name", "gpu"}
 # A repository reference (registry host with an optional port, then the path), no tag.
 _IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+# Course profiles are named <course>--<profile>: a catalog slug must not look like one.
+COURSE_SEPARATOR = "--"
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -46,6 +48,8 @@ def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Prof
     if fields is None:
         return None
     slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
+    if slug and COURSE_SEPARATOR in slug:
+        check.add(f"{key}.slug", "profile.slug_separator", slug=slug, separator=COURSE_SEPARATOR)
     image, tags = _image_and_tags(check, key, fields)
     size_items = check.items(f"{key}.sizes", fields.get("sizes", []))
     if "sizes" in fields and not size_items:
@@ -90,12 +94,13 @@ def _image_and_tags(
         check.add(f"{key}.image", "image.tag_and_tags", image=image)
     if not _IMAGE.match(repository):
         check.add(f"{key}.image", "image.invalid", image=image)
-    tags = tuple(str(item) for item in raw_tags) if isinstance(raw_tags, list | tuple) else ()
+    tags = tuple(raw_tags) if isinstance(raw_tags, list | tuple) else ()
     if not tags:
         check.add(f"{key}.tags", "image.no_tags", image=image)
     for index, item in enumerate(tags):
-        if not _TAG.match(item):
-            check.add(f"{key}.tags[{index}]", "image.tag_invalid", tag=item)
+        # A string: YAML reads an unquoted 1.10 as the number 1.1.
+        if not isinstance(item, str) or not _TAG.match(item):
+            check.add(f"{key}.tags[{index}]", "image.tag_invalid", tag=repr(item))
     return repository, tags
 
 

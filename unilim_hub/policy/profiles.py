@@ -10,11 +10,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from .catalog import COURSE_SEPARATOR
 from .models import GroupQuota, Profile, Settings, Size, Text
 from .properties import CourseAssignment, GroupProperties
 from .quotas import charged_quota, effective_quota
-
-COURSE_SEPARATOR = "--"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ _COUNT = re.compile(r"^\d+$")
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$")
 
 MILLI = 1000
+# Far above any machine, far below what would overflow: larger values are typos.
+_MAX_BYTES = 1024**6
+_MAX_MILLICORES = 10**9
 
 
 def _text(value: object) -> str:
@@ -41,8 +44,12 @@ def _match(pattern: re.Pattern[str], value: object, code: str) -> re.Match[str]:
 
 def parse_memory(value: object) -> int:
     """``"4G"``, ``"512Mi"``, ``"1.5G"``, ``1073741824`` -> bytes."""
-    number, unit = _match(_MEMORY, value, "memory.invalid").groups()
-    return int(float(number) * _MEMORY_UNITS[(unit or "").upper()])
+    match = _match(_MEMORY, value, "memory.invalid")
+    number, unit = match.groups()
+    size = float(number) * _MEMORY_UNITS[(unit or "").upper()]
+    if size > _MAX_BYTES:  # also catches the float overflow of absurdly long numbers
+        raise InvalidValue("memory.invalid", value=match.string)
+    return int(size)
 
 
 def parse_cpu(value: object) -> int:
@@ -50,7 +57,7 @@ def parse_cpu(value: object) -> int:
     match = _match(_CPU, value, "cpu.invalid")
     number, milli = match.groups()
     millis = float(number) if milli else float(number) * MILLI
-    if millis > 0 and round(millis) == 0:
+    if millis > _MAX_MILLICORES or (millis > 0 and round(millis) == 0):
         raise InvalidValue("cpu.invalid", value=match.string)
     return round(millis)
 
