@@ -146,8 +146,22 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
 
     @property
     def settings(self) -> Settings:
-        """The validated baseline policy (stops with a clear error if the config is wrong)."""
-        return settings.load(self.config)
+        """The validated baseline policy.
+
+        UnilimAuthenticator stops the hub at start-up when the configuration is wrong; with
+        another authenticator the first spawn finds out, and the user is told, not shown a
+        traceback, while the hub log lists every problem.
+        """
+        try:
+            return settings.load(self.config)
+        except settings.UnilimConfigError as error:
+            self.log.critical("%s", error)
+            raise refusal(
+                "spawn.misconfigured",
+                self._browser_language("en"),
+                reason="misconfigured",
+                status=503,
+            ) from None
 
     _checked_choices: tuple[Choice, ...] = ()
 
@@ -180,9 +194,12 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
 
     def language(self) -> str:
         """The user's language: the browser's during a request, else the site default."""
+        return self._browser_language(self.settings.default_language)
+
+    def _browser_language(self, default: str) -> str:
         request = getattr(self.handler, "request", None)
         header = request.headers.get("Accept-Language") if request is not None else None
-        return negotiate(header, self.settings.default_language)
+        return negotiate(header, default)
 
     def group_properties(self) -> dict[str, GroupProperties]:
         """Our keys in the properties of the user's groups and of the courses they teach."""

@@ -123,3 +123,19 @@ def test_spawns_are_counted_by_profile(users: Hub):
     assert re.search(
         r'unilim_spawn_refusals_total\{reason="spawn.profile_not_allowed"\} [1-9]', metrics
     )
+
+
+def test_a_wrong_configuration_is_explained_not_a_traceback(tmp_path, platform):
+    # With another authenticator nothing checks the configuration at start-up: the first
+    # start finds the mistake and says so.
+    hub = Hub(tmp_path, ports=(18300, 18301, 18381))
+    try:
+        hub.start("c.UnilimSpawner.group_quotas = {'student': {'memory': '4Gx'}}\n")
+        hub.add_user("zed", ["student"])
+        response = hub.api("POST", "/users/zed/server", json={"profile": "python"})
+        log = hub.log_tail(200)
+    finally:
+        hub.stop()
+    assert response.status_code == 503
+    assert response.json()["message"].startswith("The hub's configuration has a mistake")
+    assert "UnilimSpawner.group_quotas['student'].memory" in log
