@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from traitlets.config import Config, Configurable
 
@@ -101,7 +102,17 @@ def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
     problems = tuple(unknown_settings(config)) + problems
     if settings is not None:
         problems += tuple(undeclared_scopes(config, settings))
+    problems += tuple(_unknown_timezone(config))
     return (None if problems else settings), problems
+
+
+def _unknown_timezone(config: Config) -> Iterator[Problem]:
+    """The policy core cannot check a zone name: that needs the time zone database."""
+    name = raw_settings(config)["UnilimSite.timezone"]
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, ZoneInfoNotFoundError):
+        yield Problem("UnilimSite.timezone", "timezone.unknown", {"value": str(name)})
 
 
 def language_of(config: Config) -> str:

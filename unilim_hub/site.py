@@ -18,6 +18,15 @@ class UnilimSite(Configurable):
         """,
     )
 
+    timezone = Unicode(
+        "Europe/Paris",
+        config=True,
+        help="""
+        Time zone of course dates (an IANA name): a course profile whose `end` is
+        2027-01-31 is offered until midnight that day in this zone.
+        """,
+    )
+
     affiliation_groups = List(
         ["student", "staff", "faculty"],
         config=True,

@@ -6,9 +6,10 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jupyterhub import orm
 from kubespawner import KubeSpawner
@@ -223,7 +224,8 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     def visible_choices(self) -> tuple[Choice, ...]:
         last = (self.orm_spawner.user_options or {}).get("profile") if self.orm_spawner else None
         groups = [group.name for group in self.user.groups]
-        return visible(groups, self.group_properties(), self.settings, date.today(), last)
+        today = datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return visible(groups, self.group_properties(), self.settings, today, last)
 
     async def load_user_options(self) -> None:
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""

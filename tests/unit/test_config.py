@@ -135,6 +135,11 @@ BAD_CONFIGURATIONS = {
         "UnilimSpawner.group_quotas['student'].memory",
         "memory.invalid",
     ),
+    "unknown time zone": (
+        lambda c: c["UnilimSite"].update(timezone="Europe/Limoges"),
+        "UnilimSite.timezone",
+        "timezone.unknown",
+    ),
     "misspelt setting": (
         lambda c: spawner(c).update(profile_catalogue=[]),
         "UnilimSpawner.profile_catalogue",

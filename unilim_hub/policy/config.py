@@ -35,6 +35,7 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
         storage=_storage(check, raw),
         default_language=_language(check, raw.get(f"{SITE}.default_language", "fr")),
+        timezone=str(raw.get(f"{SITE}.timezone", "Europe/Paris")),
         claims=parse_claim_rules(check, raw, groups),
     )
     problems = tuple(check.problems)

@@ -164,6 +164,7 @@ class Settings:
     rooms: tuple[Room, ...]
     storage: Storage
     default_language: str = "fr"
+    timezone: str = "Europe/Paris"  # an IANA name, checked by the adapter (it needs tzdata)
     claims: ClaimRules = field(default_factory=ClaimRules)
 
     def profile(self, slug: str) -> Profile | None:
