@@ -23,9 +23,40 @@ from devenv.component import say
 _LOCAL_REPLACE = re.compile(r"^\s*(?:replace\s+)?(\S+)\s*=>\s*\.{1,2}/\S+\s*$")
 
 
+_GO_DIRECTIVE = re.compile(r"^go\s+(\S+)\s*$", re.MULTILINE)
+_GO_RELEASE = re.compile(r"go(\d+)\.(\d+)(?:\.(\d+))?")
+
+
 def require_go() -> None:
     if shutil.which("go") is None:
         raise procs.StartError("the Go toolchain (`go`) is needed to build the devenv's binaries")
+
+
+def _release(text: str) -> tuple[int, ...] | None:
+    """(1, 26, 0) from "go1.26", "go1.26.8" or "go1.27rc1"; None if there is none."""
+    found = _GO_RELEASE.search(text)
+    return tuple(int(n or 0) for n in found.groups()) if found else None
+
+
+def go_directive(gomod: str) -> str:
+    """The `go` line of a go.mod ("1.26.0"): the oldest Go that may build the module
+    (1.16, Go's default, for a go.mod without one)."""
+    found = _GO_DIRECTIVE.search(gomod)
+    return found.group(1) if found else "1.16"
+
+
+def require_go_version(minimum: str, what: str) -> None:
+    """Fail now, not minutes into a build: GOTOOLCHAIN=local forbids fetching a newer Go."""
+    require_go()
+    out = subprocess.run(
+        ["go", "version"], check=False, capture_output=True, text=True, env=go_env()
+    ).stdout
+    found = _release(out)
+    if found is None or found < (_release(f"go{minimum}") or (0, 0, 0)):
+        raise procs.StartError(
+            f"building {what} needs Go >= {minimum}, found {out.strip() or 'no version'}; "
+            "install a newer Go from https://go.dev/dl/ (the build never downloads one)"
+        )
 
 
 def go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -60,8 +91,11 @@ def _download(module: str, version: str) -> dict[str, str]:
 
 
 def download_gomod(module: str, version: str) -> str:
-    """Download a release and return the text of its own go.mod."""
-    return Path(_download(module, version)["GoMod"]).read_text()
+    """Download a release and return the text of its own go.mod, once this machine's Go
+    is known to be recent enough to build it."""
+    gomod = Path(_download(module, version)["GoMod"]).read_text()
+    require_go_version(go_directive(gomod), f"{module} {version}")
+    return gomod
 
 
 def module_dir(module: str, version: str) -> Path:
@@ -99,10 +133,9 @@ def local_replaces(gomod: str) -> list[str]:
     ]
 
 
-def write_wrapper(
-    workdir: Path, require: dict[str, str], replace: dict[str, str], go: str = "1.26.0"
-) -> None:
-    """Write a wrapper go.mod: `require` and `replace` map module paths to versions."""
+def write_wrapper(workdir: Path, require: dict[str, str], replace: dict[str, str], go: str) -> None:
+    """Write a wrapper go.mod: `require` and `replace` map module paths to versions; `go`
+    is the wrapped module's own `go` line, the version require_go_version checked."""
     workdir.mkdir(parents=True, exist_ok=True)
     lines = ["module unilim.local/devenvbuild", "", f"go {go}", ""]
     lines += [f"require {mod} {ver}" for mod, ver in require.items()]

@@ -77,6 +77,11 @@ def java_version() -> str:
 
 def _download() -> Path:
     """The distribution tarball, by Maven from Maven Central (a local repo inside CACHE)."""
+    if shutil.which("mvn") is None:
+        raise procs.StartError(
+            "Keycloak is downloaded with Maven (`mvn`), not found on PATH: "
+            "install Maven: apt-get install maven"
+        )
     download = paths.BUILD / "keycloak"
     download.mkdir(parents=True, exist_ok=True)
     with step(f"mvn dependency:copy {ARTIFACT} (~170 MB)"):

@@ -4,10 +4,12 @@ kube-controller-manager, kube-scheduler (all built from upstream releases), kube
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import ssl
 import subprocess
+import time
 from functools import cache
 from pathlib import Path
 
@@ -40,7 +42,8 @@ def build_kubernetes() -> None:
     with step(f"download k8s.io/kubernetes {KUBE_VERSION}"):
         gomod = gobuild.download_gomod("k8s.io/kubernetes", KUBE_VERSION)
     replaces = {mod: staging for mod in gobuild.local_replaces(gomod)}
-    gobuild.write_wrapper(workdir, {"k8s.io/kubernetes": KUBE_VERSION}, replaces)
+    go = gobuild.go_directive(gomod)
+    gobuild.write_wrapper(workdir, {"k8s.io/kubernetes": KUBE_VERSION}, replaces, go)
     ldflags = gobuild.version_ldflags(
         ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"], KUBE_VERSION
     )
@@ -73,21 +76,46 @@ def build_etcd() -> None:
     log = workdir / "build.log"
     gomod = gobuild.download_gomod("go.etcd.io/etcd/server/v3", ETCD_VERSION)
     replaces = {mod: ETCD_VERSION for mod in gobuild.local_replaces(gomod)}
-    gobuild.write_wrapper(workdir, {"go.etcd.io/etcd/server/v3": ETCD_VERSION}, replaces)
+    go = gobuild.go_directive(gomod)
+    gobuild.write_wrapper(workdir, {"go.etcd.io/etcd/server/v3": ETCD_VERSION}, replaces, go)
     (workdir / "main.go").write_text(_ETCD_MAIN)
     ldflags = f"-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=release-{ETCD_VERSION}"
     with step(f"build etcd {ETCD_VERSION} (log {log})"):
         gobuild.go_build(workdir, ".", paths.binary("etcd", ETCD_VERSION), ldflags, log)
 
 
-def kubectl(*args: str, input: str | None = None, check: bool = True) -> str:
-    """Run the devenv's kubectl as the admin; returns stdout."""
-    argv = [str(kube_binary("kubectl")), f"--kubeconfig={paths.KUBECONFIG}", *args]
-    result = subprocess.run(
-        argv, input=input, check=False, capture_output=True, text=True, env=procs.clean_env()
-    )
+# Seconds per API request. An API server that accepts connections but never answers
+# would otherwise hang `up` (and every status line) forever.
+KUBECTL_TIMEOUT = 30
+
+
+def kubectl(
+    *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None
+) -> str:
+    """Run the devenv's kubectl (as the admin unless `kubeconfig`); returns stdout."""
+    argv = [
+        str(kube_binary("kubectl")),
+        f"--kubeconfig={kubeconfig or paths.KUBECONFIG}",
+        f"--request-timeout={KUBECTL_TIMEOUT}s",
+        *args,
+    ]
+    what = f"kubectl {' '.join(args)} (API server {pki.server_url()})"
+    env = procs.clean_env()
+    try:
+        # Our own limit too: a request timeout does not cover every way kubectl can wait.
+        result = subprocess.run(
+            argv,
+            input=input,
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=2 * KUBECTL_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise procs.StartError(f"{what}: no answer in {2 * KUBECTL_TIMEOUT} s") from None
     if check and result.returncode != 0:
-        raise procs.StartError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        raise procs.StartError(f"{what} failed: {result.stderr.strip()}")
     return result.stdout
 
 
@@ -283,7 +311,12 @@ def ensure_user_namespace() -> None:
 
 
 HUB_ACCOUNT = "hub"
+HUB_USER = f"system:serviceaccount:{USER_NAMESPACE}:{HUB_ACCOUNT}"
 HUB_KUBECONFIG = paths.STATE / "hub-kubeconfig"
+HUB_TOKEN_HOURS = 720
+# `up` renews the token once less than this is left (seconds), so that a test session
+# or a demo started on an old token does not see it expire half-way.
+HUB_TOKEN_MARGIN = 24 * 3600
 _HUB_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
 
@@ -324,7 +357,8 @@ def ensure_hub_identity() -> None:
     kubeconfig at STATE/hub-kubeconfig holding a token for it (as the hub's pod has)."""
     for obj in _hub_rbac():
         apply(obj)
-    token = kubectl("-n", USER_NAMESPACE, "create", "token", HUB_ACCOUNT, "--duration=720h").strip()
+    duration = f"--duration={HUB_TOKEN_HOURS}h"
+    token = kubectl("-n", USER_NAMESPACE, "create", "token", HUB_ACCOUNT, duration).strip()
     config = pki.kubeconfig("admin")
     config["users"] = [{"name": HUB_ACCOUNT, "user": {"token": token}}]
     config["contexts"] = [{
@@ -332,5 +366,31 @@ def ensure_hub_identity() -> None:
         "context": {"cluster": "unilim-devenv", "user": HUB_ACCOUNT,
                     "namespace": USER_NAMESPACE},
     }]  # fmt: skip
-    HUB_KUBECONFIG.write_text(json.dumps(config, indent=2) + "\n")
-    HUB_KUBECONFIG.chmod(0o600)
+    # Hubs of other sessions may be reading it: replace it whole, never half-written.
+    partial = HUB_KUBECONFIG.with_name(HUB_KUBECONFIG.name + ".partial")
+    partial.write_text(json.dumps(config, indent=2) + "\n")
+    partial.chmod(0o600)
+    os.replace(partial, HUB_KUBECONFIG)
+
+
+def _token_expiry(token: str) -> float:
+    """The `exp` claim of a JWT (read, not verified: the API server verifies it)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return float(claims["exp"])
+
+
+def hub_identity_works() -> bool:
+    """The API server takes the hub's token as the hub's account, for a while yet.
+
+    The token expires after HUB_TOKEN_HOURS, and a restart with new service-account
+    keys invalidates it: the file existing proves nothing, every hub call would get 401.
+    """
+    try:
+        token = json.loads(HUB_KUBECONFIG.read_text())["users"][0]["user"]["token"]
+        if _token_expiry(token) - time.time() < HUB_TOKEN_MARGIN:
+            return False
+    except (OSError, ValueError, LookupError, TypeError):
+        return False
+    whoami = ("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    return kubectl(*whoami, check=False, kubeconfig=HUB_KUBECONFIG).strip() == HUB_USER

@@ -63,8 +63,9 @@ def build_kwok() -> None:
     workdir = paths.BUILD / f"kwok-{KWOK_VERSION}"
     workdir.mkdir(parents=True, exist_ok=True)
     log = workdir / "build.log"
-    gobuild.download_gomod("sigs.k8s.io/kwok", KWOK_VERSION)  # the module has no local replaces
-    gobuild.write_wrapper(workdir, {"sigs.k8s.io/kwok": KWOK_VERSION}, {})
+    gomod = gobuild.download_gomod("sigs.k8s.io/kwok", KWOK_VERSION)  # no local replaces
+    go = gobuild.go_directive(gomod)
+    gobuild.write_wrapper(workdir, {"sigs.k8s.io/kwok": KWOK_VERSION}, {}, go)
     ldflags = f"-s -w -X sigs.k8s.io/kwok/pkg/consts.Version={KWOK_VERSION.lstrip('v')}"
     with step(f"build kwok {KWOK_VERSION} (log {log})"):
         gobuild.go_build(workdir, "sigs.k8s.io/kwok/cmd/kwok", binary(), ldflags, log)

@@ -11,7 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from devenv import paths, ports
+from devenv import paths, ports, procs
 
 PKI = paths.STATE / "pki"
 CA_CERT = PKI / "ca.crt"
@@ -30,7 +30,15 @@ CLIENTS = {
 
 
 def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
+    try:
+        result = subprocess.run(["openssl", *args], check=False, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise procs.StartError(
+            "the devenv's certificates are made with `openssl`, not found on PATH: "
+            "install OpenSSL: apt-get install openssl"
+        ) from None
+    if result.returncode != 0:
+        raise procs.StartError(f"openssl {' '.join(args)} failed: {result.stderr.strip()}")
 
 
 def _sign(name: str, subject: str, ext: str) -> None:

@@ -38,7 +38,7 @@ class UserNamespace(Component):
             check=False,
         )
         labelled = '"pod-security.kubernetes.io/enforce":"restricted"' in out
-        return labelled and kube.HUB_KUBECONFIG.exists()
+        return labelled and kube.hub_identity_works()
 
     def launch(self) -> None:
         kube.ensure_user_namespace()

@@ -112,10 +112,13 @@ async def pod_env(api: client.CoreV1Api, pod: client.V1Pod) -> dict[str, str]:
 
 
 def _local_url(url: str, fallback: str) -> str:
-    """Keep a loopback URL as is; anything else becomes the local equivalent."""
+    """Keep a URL on a literal loopback IP as is; anything else becomes `fallback`.
+
+    Names (`localhost` too) are replaced: resolving them is up to the machine's resolver.
+    """
     host = urllib.parse.urlsplit(url).hostname or ""
     try:
-        if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+        if ipaddress.ip_address(host).is_loopback:
             return url
     except ValueError:
         pass

@@ -213,11 +213,17 @@ def _start_error(name: str, message: str) -> StartError:
 
 
 def _require_loopback(host: str) -> None:
-    """Refuse any address outside 127.0.0.0/8 (or ::1): see DESIGN.md, loopback only."""
-    if host == "localhost":
-        return
-    if not ipaddress.ip_address(host).is_loopback:
-        raise ValueError(f"refusing to contact non-loopback address {host}")
+    """Refuse anything but a literal IP in 127.0.0.0/8 or ::1 (DESIGN.md, loopback only).
+
+    Names are refused, `localhost` included: what a name resolves to depends on the
+    machine's resolver (/etc/hosts, DNS), and resolving may itself send a DNS query.
+    """
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"refusing to contact {host!r}: not a literal loopback IP address")
 
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -19,6 +19,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from devenv import kube, kwok, procs
 from devenv import platform as devenv_platform
+from tests.integration import sockets
 
 ZONE = "topology.kubernetes.io/zone"
 
@@ -207,47 +208,6 @@ async def test_room_down_then_up(core_v1, user_namespace, pods, mode):
         await eventually(lambda: answers(resident), timeout=15)
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = fd.readlink().name
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass
-    return inodes
-
-
-def _bound_addresses(inodes: set[str]) -> list[str]:
-    """Local addresses of listening TCP / bound UDP sockets among `inodes`."""
-    found = []
-    for table, wanted_state in (("tcp", "0A"), ("tcp6", "0A"), ("udp", "07"), ("udp6", "07")):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == wanted_state and fields[9] in inodes:
-                found.append(_decode(fields[1]))
-    return found
-
-
-def _decode(hex_address: str) -> str:
-    host, port = hex_address.split(":")
-    raw = bytes.fromhex(host)
-    # /proc/net prints each 32-bit word in host (little-endian) order
-    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-    return f"{ipaddress.ip_address(words)}:{int(port, 16)}"
-
-
-def _is_loopback(host: str) -> bool:
-    ip = ipaddress.ip_address(host)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
-
-
 async def test_no_devenv_process_listens_outside_loopback(platform, core_v1, user_namespace, pods):
     # An echo pod too, so that pod-runner children are part of the check.
     name = await pods(pod_manifest(unique("listen-check")))
@@ -260,11 +220,10 @@ async def test_no_devenv_process_listens_outside_loopback(platform, core_v1, use
         part.name for part in devenv_platform.components() if part.pid()
     }
     pids = {p for leader in leaders for p in procs.session_pids(leader)}
-    inodes = set().union(*(_socket_inodes(p) for p in pids))
-    addresses = _bound_addresses(inodes)
+    found = sockets.listeners_of(pids)
 
-    assert addresses, "found no listening socket at all: the check is broken"
-    outside = [a for a in addresses if not _is_loopback(a.rsplit(":", 1)[0])]
+    assert found, "found no listening socket at all: the check is broken"
+    outside = [str(listener) for listener in sockets.outside_loopback(found)]
     assert outside == [], f"devenv processes listen outside loopback: {outside}"
 
 
@@ -284,3 +243,23 @@ async def test_hub_identity_is_limited_by_rbac(platform, user_namespace):
         with pytest.raises(ApiException) as raised:
             await hub.delete_node("salle-a-1")
         assert raised.value.status == 403
+
+
+def test_hub_token_is_verified_and_reissued(platform, tmp_path, monkeypatch):
+    # A kubeconfig of our own: the shared one stays as the hubs of other sessions read it.
+    monkeypatch.setattr(kube, "HUB_KUBECONFIG", tmp_path / "hub-kubeconfig")
+    namespace = devenv_platform.UserNamespace()
+    assert not namespace.healthy(), "no token at all"
+
+    kube.ensure_hub_identity()
+    assert namespace.healthy()
+
+    config = json.loads(kube.HUB_KUBECONFIG.read_text())
+    head, claims, signature = config["users"][0]["user"]["token"].split(".")
+    config["users"][0]["user"]["token"] = f"{head}.{claims}.{signature[::-1]}"
+    kube.HUB_KUBECONFIG.write_text(json.dumps(config))
+    assert not namespace.healthy(), "a token the API server refuses (401)"
+
+    monkeypatch.setattr(kube, "HUB_TOKEN_HOURS", 1)
+    kube.ensure_hub_identity()
+    assert not namespace.healthy(), "a token that expires within the day"

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
-import os
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,8 +11,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from devenv import ports
+from devenv import ports, procs
 from devenv import s3 as seaweedfs
+from tests.integration import sockets
 from unilim_hub import objectstore
 from unilim_hub.objectstore import Prefix, STSError, TemporaryCredentials
 
@@ -151,52 +149,6 @@ def test_sts_answer_carries_an_expiry(run_id: str) -> None:
 # --- loopback only: every socket the IdP and the S3 server listen on -------------------
 
 
-def _address(hex_address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    host = hex_address.split(":", maxsplit=1)[0]
-    if len(host) == 8:
-        return ipaddress.IPv4Address(bytes.fromhex(host)[::-1])
-    words = [bytes.fromhex(host[i : i + 8])[::-1] for i in range(0, 32, 8)]
-    address = ipaddress.IPv6Address(b"".join(words))
-    return address.ipv4_mapped or address
-
-
-def _bound_sockets() -> dict[str, str]:
-    """inode -> "proto address:port" for every TCP listener and bound UDP socket."""
-    sockets = {}
-    for table in ("tcp", "tcp6", "udp", "udp6"):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if table.startswith("udp") or fields[3] == "0A":
-                port = int(fields[1].split(":")[1], 16)
-                sockets[fields[9]] = f"{table} {_address(fields[1])}:{port}"
-    return sockets
-
-
-def _socket_inodes_by_pgid() -> dict[int, set[str]]:
-    groups: dict[int, set[str]] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            pgid = os.getpgid(int(proc.name))
-            links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
-        except (ProcessLookupError, FileNotFoundError, PermissionError):
-            continue
-        inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
-        groups.setdefault(pgid, set()).update(inodes)
-    return groups
-
-
-def listeners_of_process_serving(port: int) -> list[str]:
-    """Every listener of the process group that listens on 127.0.0.1:`port`."""
-    sockets, groups = _bound_sockets(), _socket_inodes_by_pgid()
-    for inodes in groups.values():
-        mine = [sockets[i] for i in inodes if i in sockets]
-        if any(entry.endswith(f"127.0.0.1:{port}") for entry in mine):
-            return mine
-    raise AssertionError(f"no process listens on 127.0.0.1:{port}")
-
-
 @pytest.mark.parametrize(
     ("component", "port"), [("s3", ports.SEAWEEDFS_S3), ("keycloak", ports.KEYCLOAK)]
 )
@@ -204,7 +156,9 @@ def test_every_listener_is_on_loopback(
     request: pytest.FixtureRequest, component: str, port: int
 ) -> None:
     request.getfixturevalue(component)
-    found = listeners_of_process_serving(port)
-    for entry in found:
-        host = entry.split()[1].rsplit(":", 1)[0]
-        assert ipaddress.ip_address(host).is_loopback, f"{component}: {entry}"
+    leader = procs.pid(component)
+    assert leader is not None, f"{component} is not running"
+    found = sockets.listeners_of(procs.session_pids(leader))
+    assert any(listener.port == port for listener in found), f"{component}: {found}"
+    outside = [str(listener) for listener in sockets.outside_loopback(found)]
+    assert outside == [], f"{component} listens outside loopback: {outside}"
