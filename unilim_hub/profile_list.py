@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Environment, PackageLoader
+
 from .i18n import translate
 from .policy.models import LANGUAGES, Size
 from .policy.profiles import SIZE_OPTION, Choice
@@ -74,7 +76,6 @@ def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
             SIZE_OPTION: {"display_name": translate("picker.size", language), "choices": sizes}
         },
         "unilim": {
-            "site_language": language,
             "course": choice.course,
             "image": choice.image,
             "names": {lang: choice.display_name(lang) for lang in LANGUAGES},
@@ -89,3 +90,20 @@ def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
 
 def size_label(size: Size, language: str) -> str:
     return f"{size.display_name.get(language)} — {size_summary(size, language)}"
+
+
+_PICKER = Environment(loader=PackageLoader("unilim_hub", "templates"), autoescape=True)
+_PICKER_TEXTS = (
+    "picker.heading",
+    "picker.start",
+    "picker.course",
+    "picker.size",
+    "spawn.no_profile",
+)
+
+
+def render_picker(profile_list: list[dict[str, Any]], site_language: str) -> str:
+    """The spawn form: a card per profile, every text in both languages for the browser."""
+    texts = {lang: {key: translate(key, lang) for key in _PICKER_TEXTS} for lang in LANGUAGES}
+    template = _PICKER.get_template("form.html")
+    return template.render(profile_list=profile_list, texts=texts, site_language=site_language)

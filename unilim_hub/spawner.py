@@ -7,7 +7,6 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from .metrics import REFUSALS, SPAWNS
 from .policy.models import Settings
 from .policy.profiles import Choice, Refused, choose, visible
 from .policy.properties import GroupProperties, parse_group_properties
-from .profile_list import kubespawner_profile
+from .profile_list import kubespawner_profile, render_picker
 from .refusals import forgive_in_failure_count, refusal
 
 
@@ -177,11 +176,6 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
             "seccompProfile": {"type": "RuntimeDefault"},
         }
 
-    @default("additional_profile_form_template_paths")
-    def _picker_template(self) -> list[str]:
-        # Our form.html comes before KubeSpawner's own.
-        return [str(Path(__file__).parent / "templates")]
-
     @default("profile_list")
     def _profile_list_default(self) -> Any:
         # A callable, so KubeSpawner evaluates it for the form and again at spawn time.
@@ -192,6 +186,11 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
         # During a start, the list the request was checked against (see load_user_options).
         choices = self._checked_choices or self.visible_choices()
         return [kubespawner_profile(choice, language) for choice in choices]
+
+    def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
+        # Replaces KubeSpawner's form (rendered without autoescaping, in one language).
+        profiles = self._get_initialized_profile_list(profile_list)
+        return render_picker(profiles, self.settings.default_language)
 
     def language(self) -> str:
         """The user's language: the browser's during a request, else the site default."""

@@ -29,6 +29,8 @@ def test_student_starts_their_course_profile_and_lands_in_jupyterlab(page: Page,
     expect(profiles.first.locator("input[type=radio]")).to_be_checked()
     expect(profiles.first).to_contain_text("quay.io/jupyter/pyspark-notebook:2025-10-20")
     expect(profiles.first.locator("select")).to_contain_text("Standard — 4 CPU · 6 Go de RAM")
+    expect(page.locator("h1")).to_have_text("Choisissez votre environnement")
+    expect(page.locator("#spawn_form [type=submit]")).to_have_text("Démarrer")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "picker.png"), full_page=True)
 

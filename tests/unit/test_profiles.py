@@ -7,14 +7,13 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from jinja2 import Environment, FileSystemLoader
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import Chosen, Refused, choose, visible
 from unilim_hub.policy.properties import parse_group_properties
-from unilim_hub.profile_list import kubespawner_profile
+from unilim_hub.profile_list import kubespawner_profile, render_picker
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 TODAY = date(2026, 11, 25)
@@ -257,13 +256,10 @@ def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
 
 
 def test_picker_escapes_what_admins_typed(example):
-    # Rendered as KubeSpawner does: Jinja2 without autoescaping.
-    templates = Path(__file__).parents[2] / "unilim_hub" / "templates"
-    form = Environment(loader=FileSystemLoader(templates)).get_template("form.html")
     entry = kubespawner_profile(visible({"student"}, {}, example, TODAY)[0], "fr")
     hostile = "<script>alert(1)</script>"
     entry["unilim"]["names"]["fr"] = entry["unilim"]["descriptions"]["fr"] = hostile
     entry["unilim"]["sizes"][0]["names"]["fr"] = hostile
-    html = form.render(profile_list=[entry], user_options={})
+    html = render_picker([entry], "fr")
     assert "<script>alert(1)" not in html
     assert html.count("&lt;script&gt;alert(1)") == 4  # name, description, size (text and data)
