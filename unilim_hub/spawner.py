@@ -15,10 +15,10 @@ from kubespawner import KubeSpawner
 from traitlets import Dict, Int, List, Unicode, Union, default
 
 from . import settings
-from .i18n import negotiate
+from .i18n import describe, negotiate
 from .metrics import REFUSALS, SPAWNS
 from .policy.models import Settings
-from .policy.profiles import Choice, Refused, choose, visible
+from .policy.profiles import Choice, Refused, choose, course_problems, visible
 from .policy.properties import GroupProperties, parse_group_properties
 from .profile_list import kubespawner_profile, render_picker
 from .refusals import forgive_in_failure_count, refusal
@@ -214,9 +214,11 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
             if group is None:
                 continue
             parsed[name] = parse_group_properties(group.properties or {})
-            for problem in parsed[name].problems:
+            problems = parsed[name].problems + course_problems(parsed[name], self.settings)
+            for problem in problems:
+                # For the admins, in the site's language: the property is ignored, not fatal.
                 self.log.warning(
-                    "Group %s, property %s ignored: %s", name, problem.key, problem.code
+                    "Group %s: %s", name, describe(problem, self.settings.default_language)
                 )
         return parsed
 

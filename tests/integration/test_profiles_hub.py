@@ -139,3 +139,13 @@ def test_a_wrong_configuration_is_explained_not_a_traceback(tmp_path, platform):
     assert response.status_code == 503
     assert response.json()["message"].startswith("The hub's configuration has a mistake")
     assert "UnilimSpawner.group_quotas['student'].memory" in log
+
+
+def test_a_wrong_course_setting_is_named_in_the_hub_log(users: Hub):
+    users.add_user("ines", ["student", "course-math303"])
+    users.set_properties(
+        "course-math303", {"course.profiles": "python", "course.python.tag": "latest"}
+    )
+    assert spawn_page_profiles(users, "ines") == ["python", "r"]  # withdrawn, not offered
+    expected = "Group course-math303: course.python.tag: Image tag 'latest' is not allowed"
+    assert expected in users.log_tail(300)

@@ -11,7 +11,7 @@ from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
-from unilim_hub.policy.profiles import Chosen, Refused, choose, visible
+from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, visible
 from unilim_hub.policy.properties import parse_group_properties
 from unilim_hub.profile_list import kubespawner_profile, render_picker
 
@@ -105,6 +105,22 @@ def test_a_wrong_course_setting_withdraws_the_course_profile(example, setting):
         "python",
         "r",
     ]
+
+
+def test_what_withdraws_a_course_profile_is_explained(example):
+    properties = course(
+        **{
+            "course.profiles": "python, julia, r, spark",
+            "course.python.tag": "latest",
+            "course.r.size": "huge",
+        }
+    )
+    problems = {problem.key: problem.code for problem in course_problems(properties, example)}
+    assert problems == {
+        "course.python.tag": "course.tag_not_allowed",
+        "course.profiles": "course.unknown_profile",
+        "course.r.size": "course.unknown_size",
+    }
 
 
 def test_a_course_cannot_offer_a_profile_its_students_may_not_use(example):

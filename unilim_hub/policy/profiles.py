@@ -12,6 +12,7 @@ from datetime import date
 
 from .catalog import COURSE_SEPARATOR
 from .models import GroupQuota, Profile, Settings, Size, Text
+from .problems import Problem
 from .properties import CourseAssignment, GroupProperties
 from .quotas import charged_quota, effective_quota
 
@@ -219,3 +220,34 @@ def choose(choices: tuple[Choice, ...], options: Mapping[str, object]) -> Chosen
             "spawn.option_not_allowed", profile=choice.slug, option=str(unlisted or size_slug)
         )
     return Chosen(choice, size)
+
+
+def course_problems(properties: GroupProperties, settings: Settings) -> tuple[Problem, ...]:
+    """What in a course's assignments does not match the catalog (each withdraws a profile)."""
+    problems = []
+    for assignment in properties.course_profiles:
+        key = f"course.{assignment.profile}"
+        profile = settings.profile(assignment.profile)
+        if profile is None:
+            problems.append(
+                Problem(
+                    "course.profiles", "course.unknown_profile", {"profile": assignment.profile}
+                )
+            )
+        elif assignment.tag is not None and assignment.tag not in profile.tags:
+            allowed = ", ".join(profile.tags)
+            problems.append(
+                Problem(
+                    f"{key}.tag",
+                    "course.tag_not_allowed",
+                    {"tag": assignment.tag, "allowed": allowed},
+                )
+            )
+        elif assignment.size is not None and profile.size(assignment.size) is None:
+            sizes = ", ".join(size.slug for size in profile.sizes)
+            problems.append(
+                Problem(
+                    f"{key}.size", "course.unknown_size", {"size": assignment.size, "sizes": sizes}
+                )
+            )
+    return tuple(problems)
