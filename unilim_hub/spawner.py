@@ -228,6 +228,20 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
         today = datetime.now(ZoneInfo(self.settings.timezone)).date()
         return visible(groups, self.group_properties(), self.settings, today, last)
 
+    async def poll(self) -> int | None:
+        status: int | None = await super().poll()
+        if status is not None and self._waiting_for_response:
+            # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
+            # for it to respond with a 500 "Exception is not set" (an InvalidStateError in
+            # spawn_single_user). Until that wait ends, the server counts as alive: the
+            # start then fails with JupyterHub's own "never showed up" message and is
+            # cleaned up as usual.
+            self.log.warning(
+                "%s's server stopped while starting (status %s)", self.user.name, status
+            )
+            return None
+        return status
+
     async def load_user_options(self) -> None:
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""
         choices = self.visible_choices()

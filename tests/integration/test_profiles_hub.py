@@ -149,3 +149,22 @@ def test_a_wrong_course_setting_is_named_in_the_hub_log(users: Hub):
     assert spawn_page_profiles(users, "ines") == ["python", "r"]  # withdrawn, not offered
     expected = "Group course-math303: course.python.tag: Image tag 'latest' is not allowed"
     assert expected in users.log_tail(300)
+
+
+def test_a_server_that_dies_while_starting_fails_cleanly(tmp_path, platform):
+    # A broken image: jupyterhub-singleuser cannot even load its application.
+    hub = Hub(tmp_path, ports=(18400, 18401, 18481))
+    try:
+        hub.start(
+            "c.KubeSpawner.environment = {'JUPYTERHUB_SINGLEUSER_APP': 'no.such.App'}\n"
+            "c.KubeSpawner.http_timeout = 15\n"
+        )
+        hub.add_user("yan", ["student"])
+        response = hub.api("POST", "/users/yan/server", json={"profile": "python"})
+        hub.wait_stopped("yan", timeout=90)
+        log = hub.log_tail(300)
+    finally:
+        hub.stop()
+    assert response.status_code in (201, 202), response.text  # not a 500
+    assert "Exception is not set" not in log
+    assert "yan's server never showed up" in log
