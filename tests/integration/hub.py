@@ -90,6 +90,30 @@ class SsoLogin(NamedTuple):
     authorize_url: str  # where the hub sent the browser at Keycloak ("" if it did not)
 
 
+def sso_login(
+    url: str, name: str, password: str = keycloak.DEMO_PASSWORD, language: str = "en"
+) -> SsoLogin:
+    """Log in to the hub at ``url`` as a browser does: the hub sends to Keycloak, the form
+    is posted, Keycloak sends back to the hub with a code."""
+    session = requests.Session()
+    session.headers["Accept-Language"] = language
+    page = session.get(f"{url}/hub/oauth_login", timeout=30)
+    authorize_url = page.history[0].headers["Location"] if page.history else ""
+    form = _LOGIN_FORM.search(page.text)
+    if form is None:  # no Keycloak login page: the hub's answer is the outcome
+        return SsoLogin(session, page, authorize_url)
+    # Keycloak's cookies are Secure; browsers send them to http://127.0.0.1 (a secure
+    # context), requests does not unless told.
+    for cookie in session.cookies:
+        cookie.secure = False
+    response = session.post(
+        html.unescape(form.group(1)),
+        data={"username": name, "password": password, "credentialId": ""},
+        timeout=30,
+    )
+    return SsoLogin(session, response, authorize_url)
+
+
 class Hub:
     """A JupyterHub process; ``api()`` calls its REST API with an admin token."""
 
@@ -207,30 +231,9 @@ class Hub:
         return session
 
     def sso_login(
-        self,
-        name: str,
-        password: str = keycloak.DEMO_PASSWORD,
-        language: str = "en",
+        self, name: str, password: str = keycloak.DEMO_PASSWORD, language: str = "en"
     ) -> SsoLogin:
-        """Log in as a browser does: the hub sends to Keycloak, the form is posted, Keycloak
-        sends back to the hub with a code."""
-        session = requests.Session()
-        session.headers["Accept-Language"] = language
-        page = session.get(f"{self.url}/hub/oauth_login", timeout=30)
-        authorize_url = page.history[0].headers["Location"] if page.history else ""
-        form = _LOGIN_FORM.search(page.text)
-        if form is None:  # no Keycloak login page: the hub's answer is the outcome
-            return SsoLogin(session, page, authorize_url)
-        # Keycloak's cookies are Secure; browsers send them to http://127.0.0.1 (a secure
-        # context), requests does not unless told.
-        for cookie in session.cookies:
-            cookie.secure = False
-        response = session.post(
-            html.unescape(form.group(1)),
-            data={"username": name, "password": password, "credentialId": ""},
-            timeout=30,
-        )
-        return SsoLogin(session, response, authorize_url)
+        return sso_login(self.url, name, password, language)
 
     def wait_stopped(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
