@@ -16,11 +16,11 @@ def refusal(
     code: str, language: str, *, reason: str, status: int = 403, **params: object
 ) -> web.HTTPError:
     """The exception that shows ``code``'s message to the user instead of a generic error."""
+    if SpawnException is None:
+        return error_page(code, language, status=status, **params)
     message = translate(code, language, **params)
-    if SpawnException is not None:
-        spawn_exception: web.HTTPError = SpawnException(message, reason=reason, status_code=status)
-        return spawn_exception
-    return error_page(code, language, status=status, **params)
+    spawn_exception: web.HTTPError = SpawnException(message, reason=reason, status_code=status)
+    return spawn_exception
 
 
 def forgive_in_failure_count(handler: object) -> None:

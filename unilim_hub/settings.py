@@ -98,17 +98,17 @@ def undeclared_scopes(config: Config, settings: Settings) -> Iterator[Problem]:
 
 
 def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
-    settings, problems = build_settings(raw_settings(config))
+    raw = raw_settings(config)
+    settings, problems = build_settings(raw)
     problems = tuple(unknown_settings(config)) + problems
     if settings is not None:
         problems += tuple(undeclared_scopes(config, settings))
-    problems += tuple(_unknown_timezone(config))
+    problems += tuple(_unknown_timezone(raw["UnilimSite.timezone"]))
     return (None if problems else settings), problems
 
 
-def _unknown_timezone(config: Config) -> Iterator[Problem]:
+def _unknown_timezone(name: object) -> Iterator[Problem]:
     """The policy core cannot check a zone name: that needs the time zone database."""
-    name = raw_settings(config)["UnilimSite.timezone"]
     try:
         ZoneInfo(str(name))
     except (ValueError, ZoneInfoNotFoundError):

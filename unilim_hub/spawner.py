@@ -204,13 +204,14 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     def group_properties(self) -> dict[str, GroupProperties]:
         """Our keys in the properties of the user's groups and of the courses they teach."""
         naming = self.settings.groups
-        names = {group.name for group in self.user.groups}
-        names |= {
-            naming.course_prefix + code for name in names if (code := naming.taught_course_of(name))
-        }
+        groups = {group.name: group for group in self.user.groups}
+        # A teacher is usually not a member of the course group they teach: read it too.
+        for name in list(groups):
+            course = naming.taught_course_of(name)
+            if course and (course_group := naming.course_prefix + course) not in groups:
+                groups[course_group] = orm.Group.find(self.user.db, course_group)
         parsed = {}
-        for name in sorted(names):
-            group = orm.Group.find(self.user.db, name)
+        for name, group in sorted(groups.items()):
             if group is None:
                 continue
             parsed[name] = parse_group_properties(group.properties or {})
