@@ -20,12 +20,14 @@ from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from traitlets import Dict, List, Unicode, default
+from traitlets import default
 
 from . import settings
+from .configurables import AuthenticatorTraits
 from .i18n import negotiate, translate
 from .policy import claims
 from .policy.claims import Refusal
+from .policy.models import COURSE_MANAGE_SCOPE
 from .policy.oidc import discovery_url, endpoints_of
 from .refusals import error_page
 
@@ -82,70 +84,11 @@ class UnilimCallbackHandler(_RefusalPages, OAuthCallbackHandler):  # type: ignor
             raise self.refusal_page(refused) from None
 
 
-class UnilimAuthenticator(GenericOAuthenticator):  # type: ignore[misc]  # upstream is untyped
+class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: ignore[misc]  # upstream is untyped
     """GenericOAuthenticator for the university's SSO (Keycloak-ready defaults)."""
 
     login_handler = UnilimLoginHandler
     callback_handler = UnilimCallbackHandler
-
-    oidc_issuer = Unicode(
-        "",
-        config=True,
-        help="""
-        The OpenID Connect issuer, e.g. `https://sso.example.org/realms/unilim` for Keycloak.
-        `authorize_url`, `token_url`, `userdata_url` and `logout_redirect_url` that are not
-        set are read from its discovery document (`/.well-known/openid-configuration`).
-        The hub fetches it in the background when it starts and again at a login until it
-        succeeds, so an IdP that is down does not stop the hub; a login while it is down
-        shows a page saying so.
-        """,
-    )
-
-    groups_claim = Unicode(
-        "groups",
-        config=True,
-        help="""
-        The claim listing the person's SSO groups (Keycloak's group membership mapper).
-        Keycloak full paths (`/course-info101`) are reduced to the group's name. Only
-        affiliation groups, admin groups, course groups (`UnilimSite.course_prefix`) and
-        teacher groups (`UnilimSite.teacher_prefix`) become JupyterHub groups; others are
-        ignored and logged. Empty: read no groups claim.
-        """,
-    )
-
-    affiliation_claim = Unicode(
-        "affiliation",
-        config=True,
-        help="""
-        The claim with the person's affiliations (eduPersonAffiliation values such as
-        `student`, `faculty`, `staff`; scoped values `student@unilim.fr` are accepted).
-        Each value becomes the affiliation group of the same name, or the one
-        `affiliation_map` gives; other values are ignored. Empty: read no affiliation claim.
-        """,
-    )
-
-    affiliation_map = Dict(
-        key_trait=Unicode(),
-        value_trait=Unicode(),
-        config=True,
-        help="""
-        Affiliation values that map to an affiliation group of another name, e.g.
-        `{"employee": "staff", "researcher": "faculty"}`. Each group must be one of
-        `UnilimSite.affiliation_groups`.
-        """,
-    )
-
-    teacher_scopes = List(
-        Unicode(),
-        ["custom:courses:manage!group={course_group}"],
-        config=True,
-        help="""
-        The scopes of the role a teacher gets for each course taught (a member of
-        `teacher-info101` gets the role `teacher-info101`). `{course}` is replaced by the
-        course code and `{course_group}` by the course group's name. Every `custom:` scope
-        must be declared in `JupyterHub.custom_scopes`; the hub refuses to start otherwise.
-        """,
-    )
 
     @default("manage_groups")
     def _manage_groups_default(self) -> bool:
@@ -303,9 +246,9 @@ class UnilimAuthenticator(GenericOAuthenticator):  # type: ignore[misc]  # upstr
 
     async def load_managed_roles(self) -> list[dict[str, Any]]:
         """Declare the course service's scope before JupyterHub loads any role using it."""
-        if claims.COURSE_MANAGE_SCOPE not in scopes.scope_definitions:
+        if COURSE_MANAGE_SCOPE not in scopes.scope_definitions:
             description = translate("scope.courses_manage", self.default_language)
-            scopes.define_custom_scopes({claims.COURSE_MANAGE_SCOPE: {"description": description}})
+            scopes.define_custom_scopes({COURSE_MANAGE_SCOPE: {"description": description}})
         roles: list[dict[str, Any]] = await super().load_managed_roles()
         return roles
 

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from traitlets.config import Config, Configurable
+from traitlets.config import Config
 
+from .configurables import CONFIGURABLES, AuthenticatorTraits, SettingsSection, UnilimSite
 from .i18n import describe, translate
-from .policy.claims import COURSE_MANAGE_SCOPE
 from .policy.config import build_settings
-from .policy.models import LANGUAGES, Settings
+from .policy.models import COURSE_MANAGE_SCOPE, LANGUAGES, Settings
 from .policy.problems import Problem
 
 
@@ -30,33 +30,38 @@ class UnilimConfigError(Exception):
         super().__init__("\n".join(lines))
 
 
-def _owners() -> tuple[type[Configurable], ...]:
-    # Imported here: the spawner and authenticator modules import this one.
-    from .authenticator import UnilimAuthenticator  # noqa: PLC0415
-    from .site import UnilimSite  # noqa: PLC0415
-    from .spawner import UnilimSpawner  # noqa: PLC0415
-
-    return UnilimSite, UnilimSpawner, UnilimAuthenticator
+def _sections(cls: type[SettingsSection]) -> list[str]:
+    """The configuration sections that set ``cls``'s traits, the least specific first."""
+    upstream = [klass.__name__ for klass in reversed(cls.upstream.__mro__)] if cls.upstream else []
+    return [*upstream, cls.__name__, cls.section]
 
 
-def _section(config: Config, cls: type) -> dict[str, Any]:
-    """The values set for ``cls`` or any class it inherits from, the most specific winning."""
+def _names(cls: type[SettingsSection]) -> list[str]:
+    """The setting names valid in ``cls``'s section: ours and the upstream class's."""
+    names: list[str] = cls.class_trait_names(config=True)
+    if cls.upstream:
+        names += cls.upstream.class_trait_names(config=True)
+    return names
+
+
+def _section(config: Config, cls: type[SettingsSection]) -> dict[str, Any]:
+    """The values set for ``cls`` in any of its sections, the most specific winning."""
     values: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        if klass.__name__ in config:
-            values.update(config[klass.__name__])
+    for name in _sections(cls):
+        if name in config:
+            values.update(config[name])
     return values
 
 
 def raw_settings(config: Config) -> dict[str, Any]:
     """Every unilim-hub setting as ``"Class.trait": value``, defaults included."""
     raw: dict[str, Any] = {}
-    for cls in _owners():
+    for cls in CONFIGURABLES:
         section = _section(config, cls)
         for name, trait in cls.class_own_traits(config=True).items():
-            raw[f"{cls.__name__}.{name}"] = section.get(name, trait.default())
-    authenticator = _owners()[2]
-    raw[f"{authenticator.__name__}.admin_groups"] = _section(config, authenticator).get(
+            raw[f"{cls.section}.{name}"] = section.get(name, trait.default())
+    # Inherited from JupyterHub's Authenticator, and part of how groups are named.
+    raw[f"{AuthenticatorTraits.section}.admin_groups"] = _section(config, AuthenticatorTraits).get(
         "admin_groups", set()
     )
     return raw
@@ -64,13 +69,13 @@ def raw_settings(config: Config) -> dict[str, Any]:
 
 def unknown_settings(config: Config) -> Iterator[Problem]:
     """Settings named in our sections that no trait declares: typos traitlets only warns about."""
-    for cls in _owners():
-        names = cls.class_trait_names(config=True)
-        for name in config.get(cls.__name__, {}):
+    for cls in CONFIGURABLES:
+        names = _names(cls)
+        for name in config.get(cls.section, {}):
             if name not in names:
                 matches = difflib.get_close_matches(name, names, n=1)
                 yield Problem(
-                    f"{cls.__name__}.{name}",
+                    f"{cls.section}.{name}",
                     "config.unknown_setting",
                     {"suggestion": matches[0] if matches else ""},
                 )
@@ -83,15 +88,14 @@ def undeclared_scopes(config: Config, settings: Settings) -> Iterator[Problem]:
     teacher's login would fail instead of the hub's start-up. The authenticator declares
     unilim-hub's own scope itself.
     """
-    authenticator = _owners()[2]
-    if not _section(config, authenticator).get("manage_roles", True):
+    if not _section(config, AuthenticatorTraits).get("manage_roles", True):
         return
     declared = config.get("JupyterHub", {}).get("custom_scopes", {})
     for index, scope in enumerate(settings.claims.teacher_scopes):
         base = scope.partition("!")[0]
         if base.startswith("custom:") and base not in {*declared, COURSE_MANAGE_SCOPE}:
             yield Problem(
-                f"{authenticator.__name__}.teacher_scopes[{index}]",
+                f"{AuthenticatorTraits.section}.teacher_scopes[{index}]",
                 "scope.undeclared",
                 {"scope": base},
             )
@@ -116,8 +120,8 @@ def _unknown_timezone(name: object) -> Iterator[Problem]:
 
 
 def language_of(config: Config) -> str:
-    value = _section(config, _owners()[0]).get("default_language", "fr")
-    return value if value in LANGUAGES else "fr"
+    value = _section(config, UnilimSite).get("default_language")
+    return value if value in LANGUAGES else Settings.default_language
 
 
 _cache: dict[int, tuple[Config, Settings]] = {}

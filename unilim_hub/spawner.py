@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 from jupyterhub import orm
 from kubespawner import KubeSpawner
-from traitlets import Dict, Int, List, Unicode, Union, default
+from traitlets import default
 
 from . import settings
+from .configurables import SpawnerTraits
 from .i18n import describe, negotiate
 from .metrics import REFUSALS, SPAWNS
 from .policy.models import Settings
@@ -24,125 +25,8 @@ from .profile_list import kubespawner_profile, render_picker
 from .refusals import forgive_in_failure_count, refusal
 
 
-class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
+class UnilimSpawner(SpawnerTraits, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     """KubeSpawner for teaching: profiles by group and course, rooms, quotas, NFS and S3."""
-
-    profile_catalog: List[Any] = List(
-        config=True,
-        help="""
-        The catalog of environments. Each profile is a mapping with:
-
-        - `slug` (required): a short name, e.g. `python`.
-        - `display_name` (required) and `description`: a text, or `{fr: ..., en: ...}`.
-        - `image` (required): the image repository, without tag.
-        - `tags`: the allowed tags of the image; the first is the default.
-          `image: repo:tag` without `tags` allows that one tag.
-        - `sizes` (required, at least one): mappings with `slug`, `cpu_guarantee`,
-          `cpu_limit`, `mem_guarantee`, `mem_limit` (`2`, `500m`; `4G`, `512M`),
-          optional `gpu` and `display_name`. The first size is the default.
-        - `groups`: the groups allowed to pick it (affiliations, admin or course groups).
-        - `course_only: true`: shown only to the members of courses it is assigned to.
-        - `default: true`: preselected when the user has no previous choice (at most one).
-
-        Example (Helm values, `hub.config.UnilimSpawner.profile_catalog`):
-
-            - slug: python
-              display_name: {fr: "Python (science des données)", en: "Python (data science)"}
-              image: quay.io/jupyter/scipy-notebook
-              tags: ["2025-10-20"]
-              groups: [student, staff, faculty]
-              default: true
-              sizes:
-                - {slug: small, cpu_guarantee: 0.2, cpu_limit: 2, mem_guarantee: 1G, mem_limit: 2G}
-        """,
-    )
-
-    group_quotas = Dict(
-        config=True,
-        help="""
-        Limits per group, as a mapping from group name to a mapping of:
-
-        - `servers`: servers of the group's members running at once;
-        - `cpu`, `memory`: the sum of the guarantees of those servers;
-        - `server_cpu_limit`, `server_mem_limit`: the most one server may ask for;
-        - `priority`: when a user is in several groups with quotas, the one with the
-          highest priority is charged (default 0).
-
-        Any field may be left out (no limit of that kind). Admins override fields at run
-        time with the group properties `quota.<field>` in the admin panel, e.g.
-        `quota.servers = 150`.
-
-            student: {servers: 800, cpu: 160, memory: 1600G, server_mem_limit: 4G, priority: 10}
-            course-info101: {servers: 150, priority: 20}
-        """,
-    )
-
-    rooms: List[Any] = List(
-        config=True,
-        help="""
-        The server rooms the cluster stretches over. Each room is a mapping with `name`,
-        `node_selector` (the node labels that pick this room's nodes, never empty),
-        an optional `display_name`, and `maintenance: true` to stop placing new servers
-        there (running servers are left alone).
-
-            - {name: salle-a, node_selector: {topology.kubernetes.io/zone: salle-a}}
-            - {name: salle-b, node_selector: {topology.kubernetes.io/zone: salle-b}}
-        """,
-    )
-
-    home_storage_class = Unicode(
-        "",
-        config=True,
-        help="Storage class of home volumes (NFS); empty for the cluster's default class.",
-    )
-
-    home_size = Union(
-        [Unicode(), Int()],
-        default_value="10G",
-        config=True,
-        help="Size of each user's home volume, e.g. `10G`. unilim-hub never deletes home volumes.",
-    )
-
-    course_storage_class = Unicode(
-        "",
-        config=True,
-        help="Storage class of course folders (NFS, ReadWriteMany); empty for the default class.",
-    )
-
-    course_size = Union(
-        [Unicode(), Int()],
-        default_value="50G",
-        config=True,
-        help="Size of each course's shared folder, e.g. `50G`.",
-    )
-
-    s3_mode = Unicode(
-        "off",
-        config=True,
-        help="""
-        How user servers get S3 credentials: `off`; `sts`, the hub asks the S3 server for
-        temporary credentials limited to the user's prefix and their courses (read-only);
-        or `web-identity`, the server exchanges the user's SSO token itself.
-        """,
-    )
-
-    s3_endpoint = Unicode(
-        "",
-        config=True,
-        help="URL of the S3 server (MinIO in production), e.g. `https://s3.example.org`.",
-    )
-
-    s3_users_bucket = Unicode(
-        "unilim-users",
-        config=True,
-        help="Bucket of personal objects; each user has the prefix `users/<name>/`.",
-    )
-
-    s3_courses_bucket = Unicode(
-        "unilim-courses",
-        config=True,
-        help="Bucket of course data, a prefix `<course>/` per course, read-only to students.",
-    )
 
     @property
     def settings(self) -> Settings:

@@ -13,11 +13,8 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-from unilim_hub.authenticator import UnilimAuthenticator
-from unilim_hub.site import UnilimSite
-from unilim_hub.spawner import UnilimSpawner
+from unilim_hub.configurables import CONFIGURABLES
 
-CLASSES = (UnilimSite, UnilimSpawner, UnilimAuthenticator)
 TARGET = Path("reference") / "generated" / "configuration.md"
 
 INTRO = """\
@@ -42,26 +39,26 @@ def _default(trait) -> str:
     return f"`{text}`" if "\n" not in text else f"\n\n```python\n{text}\n```\n"
 
 
-def _entry(cls: type, name: str, trait) -> str:
+def _entry(section: str, name: str, trait) -> str:
     help_text = inspect.cleandoc(trait.help or "").strip()
     return (
-        f"### `{cls.__name__}.{name}`\n\n"
+        f"### `{section}.{name}`\n\n"
         f"- Type: `{trait.__class__.__name__}`\n"
         f"- Default: {_default(trait)}\n"
-        f"- Helm: `hub.config.{cls.__name__}.{name}`\n\n"
+        f"- Helm: `hub.config.{section}.{name}`\n\n"
         f"{help_text}\n"
     )
 
 
 def render() -> str:
     sections = [INTRO]
-    for cls in CLASSES:
+    for cls in CONFIGURABLES:
         traits = cls.class_own_traits(config=True)
         if not traits:
             continue
         doc = inspect.cleandoc(cls.__doc__ or "")
-        sections.append(f"## {cls.__name__}\n\n{doc}\n")
-        sections += [_entry(cls, name, traits[name]) for name in sorted(traits)]
+        sections.append(f"## {cls.section}\n\n{doc}\n")
+        sections += [_entry(cls.section, name, traits[name]) for name in sorted(traits)]
     return "\n".join(sections)
 
 

@@ -21,8 +21,6 @@ from .models import ClaimRules, GroupNaming
 _USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?$")
 # JupyterHub's rule for role names.
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]$")
-# The scope the course service checks; unilim-hub declares it (JupyterHub.custom_scopes).
-COURSE_MANAGE_SCOPE = "custom:courses:manage"
 # Longer claim values are cut in the log, never used.
 _SHOWN = 64
 

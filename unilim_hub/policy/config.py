@@ -34,8 +34,10 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         quotas=parse_quotas(check, groups, raw.get(f"{SPAWNER}.group_quotas", {})),
         rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
         storage=_storage(check, raw),
-        default_language=_language(check, raw.get(f"{SITE}.default_language", "fr")),
-        timezone=str(raw.get(f"{SITE}.timezone", "Europe/Paris")),
+        default_language=_language(
+            check, raw.get(f"{SITE}.default_language", Settings.default_language)
+        ),
+        timezone=str(raw.get(f"{SITE}.timezone", Settings.timezone)),
         claims=parse_claim_rules(check, raw, groups),
     )
     problems = tuple(check.problems)
@@ -50,7 +52,7 @@ def _language(check: Checker, raw: object) -> str:
             value=repr(raw),
             expected=", ".join(LANGUAGES),
         )
-        return "fr"
+        return Settings.default_language
     return str(raw)
 
 
@@ -63,8 +65,9 @@ def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
         return frozenset(str(name) for name in value)
 
     prefixes = {}
-    for name, default in (("course_prefix", "course-"), ("teacher_prefix", "teacher-")):
+    for name in ("course_prefix", "teacher_prefix"):
         key = f"{SITE}.{name}"
+        default = getattr(GroupNaming, name)
         value = raw.get(key, default)
         if not isinstance(value, str) or not value:
             check.add(key, "value.empty")
@@ -106,7 +109,7 @@ def _storage(check: Checker, raw: Raw) -> Storage:
 def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
     key = f"{SPAWNER}.s3_mode"
     try:
-        mode = S3Mode(raw.get(key, "off"))
+        mode = S3Mode(raw.get(key, S3Settings.mode))
     except ValueError:
         check.add(
             key,
@@ -120,7 +123,7 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
         check.add(f"{SPAWNER}.s3_endpoint", "url.invalid", value=repr(endpoint))
     buckets = {}
     for name in ("s3_users_bucket", "s3_courses_bucket"):
-        bucket = text(name) or getattr(S3Settings(), name.removeprefix("s3_"))
+        bucket = text(name) or getattr(S3Settings, name.removeprefix("s3_"))
         if not _BUCKET.match(bucket):
             check.add(f"{SPAWNER}.{name}", "bucket.invalid", value=bucket)
         buckets[name.removeprefix("s3_")] = bucket

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 LANGUAGES = ("fr", "en")
+# The scope the course service checks; unilim-hub declares it (JupyterHub.custom_scopes).
+COURSE_MANAGE_SCOPE = "custom:courses:manage"
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class ClaimRules:
     affiliation_map: Mapping[str, str] = field(default_factory=dict)
     # Scopes of a teacher's role for one course: ``{course}`` is the course code,
     # ``{course_group}`` the course group's name.
-    teacher_scopes: tuple[str, ...] = ("custom:courses:manage!group={course_group}",)
+    teacher_scopes: tuple[str, ...] = (COURSE_MANAGE_SCOPE + "!group={course_group}",)
 
 
 _COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")

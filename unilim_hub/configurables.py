@@ -1,0 +1,276 @@
+"""The configuration surface of unilim-hub: every setting, its default and its help text.
+
+Plain ``Configurable`` classes on the ground floor. ``UnilimSpawner`` and
+``UnilimAuthenticator`` inherit theirs; each names the upstream class its adapter extends,
+so that that class's sections (``c.KubeSpawner``, ``c.Authenticator``) are read too. The
+configuration reader (the hub's start-up and ``unilim-hub check-config``) and the docs'
+configuration reference read these classes without importing an adapter. Each default is
+owned by the policy model it configures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from kubespawner import KubeSpawner
+from oauthenticator.generic import GenericOAuthenticator
+from traitlets import Dict, Int, List, Unicode, Union
+from traitlets.config import Configurable
+
+from .policy.models import ClaimRules, GroupNaming, S3Mode, S3Settings, Settings, Storage
+from .policy.quantities import format_memory
+
+
+class SettingsSection(Configurable):
+    """A group of unilim-hub settings: the section it is configured in, and what it extends."""
+
+    section: ClassVar[str]  # e.g. "UnilimSpawner": c.UnilimSpawner.<name>, hub.config.UnilimSpawner
+    # The upstream class the adapter extends: its sections (c.KubeSpawner, ...) apply too.
+    upstream: ClassVar[type[Configurable] | None] = None
+
+
+class UnilimSite(SettingsSection):
+    """How the university names things, and the language people read by default."""
+
+    section: ClassVar[str] = "UnilimSite"
+
+    default_language = Unicode(
+        Settings.default_language,
+        config=True,
+        help="""
+        Language of messages when the browser asks for neither French nor English,
+        and of hub log messages: `fr` or `en`.
+        """,
+    )
+
+    timezone = Unicode(
+        Settings.timezone,
+        config=True,
+        help="""
+        Time zone of course dates (an IANA name): a course profile whose `end` is
+        2027-01-31 is offered until midnight that day in this zone.
+        """,
+    )
+
+    affiliation_groups = List(
+        sorted(GroupNaming.affiliations),
+        config=True,
+        help="""
+        The JupyterHub groups that say who a person is (affiliations such as students or
+        staff), as the authenticator creates them from the SSO claims. Profiles and
+        quotas may name these groups, admin groups, and course groups.
+        """,
+    )
+
+    course_prefix = Unicode(
+        GroupNaming.course_prefix,
+        config=True,
+        help="""
+        Prefix of course groups: members of `course-info101` follow course `info101`.
+        Course groups come from SSO at every login; their group properties hold the
+        course's profiles (see the admin guide).
+        """,
+    )
+
+    teacher_prefix = Unicode(
+        GroupNaming.teacher_prefix,
+        config=True,
+        help="""
+        Prefix of teacher-of-course groups: members of `teacher-info101` teach course
+        `info101` and may assign its profiles.
+        """,
+    )
+
+
+class SpawnerTraits(SettingsSection):
+    """What UnilimSpawner adds to KubeSpawner: the catalog, group quotas, rooms and storage."""
+
+    section: ClassVar[str] = "UnilimSpawner"
+    upstream = KubeSpawner
+
+    profile_catalog: List[Any] = List(
+        config=True,
+        help="""
+        The catalog of environments. Each profile is a mapping with:
+
+        - `slug` (required): a short name, e.g. `python`.
+        - `display_name` (required) and `description`: a text, or `{fr: ..., en: ...}`.
+        - `image` (required): the image repository, without tag.
+        - `tags`: the allowed tags of the image; the first is the default.
+          `image: repo:tag` without `tags` allows that one tag.
+        - `sizes` (required, at least one): mappings with `slug`, `cpu_guarantee`,
+          `cpu_limit`, `mem_guarantee`, `mem_limit` (`2`, `500m`; `4G`, `512M`),
+          optional `gpu` and `display_name`. The first size is the default.
+        - `groups`: the groups allowed to pick it (affiliations, admin or course groups).
+        - `course_only: true`: shown only to the members of courses it is assigned to.
+        - `default: true`: preselected when the user has no previous choice (at most one).
+
+        Example (Helm values, `hub.config.UnilimSpawner.profile_catalog`):
+
+            - slug: python
+              display_name: {fr: "Python (science des données)", en: "Python (data science)"}
+              image: quay.io/jupyter/scipy-notebook
+              tags: ["2025-10-20"]
+              groups: [student, staff, faculty]
+              default: true
+              sizes:
+                - {slug: small, cpu_guarantee: 0.2, cpu_limit: 2, mem_guarantee: 1G, mem_limit: 2G}
+        """,
+    )
+
+    group_quotas = Dict(
+        config=True,
+        help="""
+        Limits per group, as a mapping from group name to a mapping of:
+
+        - `servers`: servers of the group's members running at once;
+        - `cpu`, `memory`: the sum of the guarantees of those servers;
+        - `server_cpu_limit`, `server_mem_limit`: the most one server may ask for;
+        - `priority`: when a user is in several groups with quotas, the one with the
+          highest priority is charged (default 0).
+
+        Any field may be left out (no limit of that kind). Admins override fields at run
+        time with the group properties `quota.<field>` in the admin panel, e.g.
+        `quota.servers = 150`.
+
+            student: {servers: 800, cpu: 160, memory: 1600G, server_mem_limit: 4G, priority: 10}
+            course-info101: {servers: 150, priority: 20}
+        """,
+    )
+
+    rooms: List[Any] = List(
+        config=True,
+        help="""
+        The server rooms the cluster stretches over. Each room is a mapping with `name`,
+        `node_selector` (the node labels that pick this room's nodes, never empty),
+        an optional `display_name`, and `maintenance: true` to stop placing new servers
+        there (running servers are left alone).
+
+            - {name: salle-a, node_selector: {topology.kubernetes.io/zone: salle-a}}
+            - {name: salle-b, node_selector: {topology.kubernetes.io/zone: salle-b}}
+        """,
+    )
+
+    home_storage_class = Unicode(
+        "",
+        config=True,
+        help="Storage class of home volumes (NFS); empty for the cluster's default class.",
+    )
+
+    home_size = Union(
+        [Unicode(), Int()],
+        default_value=format_memory(Storage.home_size),
+        config=True,
+        help="Size of each user's home volume, e.g. `10G`. unilim-hub never deletes home volumes.",
+    )
+
+    course_storage_class = Unicode(
+        "",
+        config=True,
+        help="Storage class of course folders (NFS, ReadWriteMany); empty for the default class.",
+    )
+
+    course_size = Union(
+        [Unicode(), Int()],
+        default_value=format_memory(Storage.course_size),
+        config=True,
+        help="Size of each course's shared folder, e.g. `50G`.",
+    )
+
+    s3_mode = Unicode(
+        S3Mode.OFF.value,
+        config=True,
+        help="""
+        How user servers get S3 credentials: `off`; `sts`, the hub asks the S3 server for
+        temporary credentials limited to the user's prefix and their courses (read-only);
+        or `web-identity`, the server exchanges the user's SSO token itself.
+        """,
+    )
+
+    s3_endpoint = Unicode(
+        "",
+        config=True,
+        help="URL of the S3 server (MinIO in production), e.g. `https://s3.example.org`.",
+    )
+
+    s3_users_bucket = Unicode(
+        S3Settings.users_bucket,
+        config=True,
+        help="Bucket of personal objects; each user has the prefix `users/<name>/`.",
+    )
+
+    s3_courses_bucket = Unicode(
+        S3Settings.courses_bucket,
+        config=True,
+        help="Bucket of course data, a prefix `<course>/` per course, read-only to students.",
+    )
+
+
+class AuthenticatorTraits(SettingsSection):
+    """What UnilimAuthenticator adds to GenericOAuthenticator: the issuer and the claim rules."""
+
+    section: ClassVar[str] = "UnilimAuthenticator"
+    upstream = GenericOAuthenticator
+
+    oidc_issuer = Unicode(
+        "",
+        config=True,
+        help="""
+        The OpenID Connect issuer, e.g. `https://sso.example.org/realms/unilim` for Keycloak.
+        `authorize_url`, `token_url`, `userdata_url` and `logout_redirect_url` that are not
+        set are read from its discovery document (`/.well-known/openid-configuration`).
+        The hub fetches it in the background when it starts and again at a login until it
+        succeeds, so an IdP that is down does not stop the hub; a login while it is down
+        shows a page saying so.
+        """,
+    )
+
+    groups_claim = Unicode(
+        ClaimRules.groups_claim,
+        config=True,
+        help="""
+        The claim listing the person's SSO groups (Keycloak's group membership mapper).
+        Keycloak full paths (`/course-info101`) are reduced to the group's name. Only
+        affiliation groups, admin groups, course groups (`UnilimSite.course_prefix`) and
+        teacher groups (`UnilimSite.teacher_prefix`) become JupyterHub groups; others are
+        ignored and logged. Empty: read no groups claim.
+        """,
+    )
+
+    affiliation_claim = Unicode(
+        ClaimRules.affiliation_claim,
+        config=True,
+        help="""
+        The claim with the person's affiliations (eduPersonAffiliation values such as
+        `student`, `faculty`, `staff`; scoped values `student@unilim.fr` are accepted).
+        Each value becomes the affiliation group of the same name, or the one
+        `affiliation_map` gives; other values are ignored. Empty: read no affiliation claim.
+        """,
+    )
+
+    affiliation_map = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        config=True,
+        help="""
+        Affiliation values that map to an affiliation group of another name, e.g.
+        `{"employee": "staff", "researcher": "faculty"}`. Each group must be one of
+        `UnilimSite.affiliation_groups`.
+        """,
+    )
+
+    teacher_scopes = List(
+        Unicode(),
+        list(ClaimRules.teacher_scopes),
+        config=True,
+        help="""
+        The scopes of the role a teacher gets for each course taught (a member of
+        `teacher-info101` gets the role `teacher-info101`). `{course}` is replaced by the
+        course code and `{course_group}` by the course group's name. Every `custom:` scope
+        must be declared in `JupyterHub.custom_scopes`; the hub refuses to start otherwise.
+        """,
+    )
+
+
+# The classes whose settings unilim-hub reads and validates, in the order they are reported.
+CONFIGURABLES: tuple[type[SettingsSection], ...] = (UnilimSite, SpawnerTraits, AuthenticatorTraits)
