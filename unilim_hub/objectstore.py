@@ -3,17 +3,14 @@
 The hub holds one admin key. For each user it asks the S3 server's STS endpoint for
 temporary credentials (`AssumeRole` without a RoleArn, which both MinIO and SeaweedFS
 accept from an admin identity) carrying an inline session policy: the server then
-enforces that policy on every request made with those credentials.
+enforces that policy on every request made with those credentials. The policies themselves
+are built by :mod:`unilim_hub.policy.storage`; this module only talks to the server.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 from xml.etree import ElementTree
 
@@ -23,21 +20,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError
 from botocore.httpsession import URLLib3Session
 
-# AWS (and MinIO, SeaweedFS) refuse larger inline session policies.
-MAX_SESSION_POLICY_CHARS = 2048
-
-USERS_BUCKET = "unilim-users"
-
-# Characters that would widen a policy (wildcards, policy variables) or break an ARN.
-_FORBIDDEN_IN_NAMES = ("*", "?", "$", "{", "}", "\\")
-
-_READ = ("s3:GetObject",)
-_WRITE = (
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
+from .policy.storage import SessionPolicy
 
 
 class STSError(RuntimeError):
@@ -57,104 +40,29 @@ class TemporaryCredentials:
     expiration: datetime
 
 
-@dataclass(frozen=True)
-class Prefix:
-    """A key prefix in a bucket: `""` is the whole bucket, otherwise it ends with `/`."""
-
-    bucket: str
-    prefix: str = ""
-
-    def __post_init__(self) -> None:
-        for part in (self.bucket, self.prefix):
-            if any(char in part for char in _FORBIDDEN_IN_NAMES):
-                raise ValueError(f"unsafe character in S3 bucket or prefix {part!r}")
-        if not self.bucket or "/" in self.bucket:
-            raise ValueError(f"invalid bucket name {self.bucket!r}")
-        # Without the slash, "users/al" would also grant "users/alice/".
-        if self.prefix and not self.prefix.endswith("/"):
-            raise ValueError(f"prefix {self.prefix!r} must end with '/'")
-
-    @property
-    def objects_arn(self) -> str:
-        return f"arn:aws:s3:::{self.bucket}/{self.prefix}*"
-
-
-def user_prefix(username: str, bucket: str = USERS_BUCKET) -> Prefix:
-    """Where a user's own objects live: `users/<name>/` in the users bucket."""
-    if not username or "/" in username:
-        raise ValueError(f"invalid user name for an S3 prefix: {username!r}")
-    return Prefix(bucket, f"users/{username}/")
-
-
-def session_policy(
-    *, read_write: Sequence[Prefix] = (), read_only: Sequence[Prefix] = ()
-) -> dict[str, Any]:
-    """An IAM policy allowing list+read on every prefix and write on `read_write` only."""
-    readable = [*read_write, *read_only]
-    if not readable:
-        raise ValueError("a session policy needs at least one prefix")
-    statements: list[dict[str, Any]] = [
-        *_list_statements(readable),
-        _allow(_READ, [p.objects_arn for p in readable]),
-    ]
-    if read_write:
-        statements.append(_allow(_WRITE, [p.objects_arn for p in read_write]))
-    return {"Version": "2012-10-17", "Statement": statements}
-
-
-def user_session_policy(username: str, courses: Sequence[Prefix] = ()) -> dict[str, Any]:
-    """The policy of one user: their own prefix read/write, their courses read-only."""
-    return session_policy(read_write=[user_prefix(username)], read_only=courses)
-
-
-def _allow(actions: Iterable[str], resources: list[str]) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": list(actions), "Resource": resources}
-
-
-def _list_statements(prefixes: Iterable[Prefix]) -> list[dict[str, Any]]:
-    # ListBucket is a bucket-level action: the prefix is confined by a condition.
-    by_bucket: dict[str, list[str]] = defaultdict(list)
-    for p in prefixes:
-        by_bucket[p.bucket].extend([p.prefix, f"{p.prefix}*"] if p.prefix else ["*"])
-    return [
-        {
-            "Effect": "Allow",
-            "Action": ["s3:ListBucket"],
-            "Resource": [f"arn:aws:s3:::{bucket}"],
-            "Condition": {"StringLike": {"s3:prefix": patterns}},
-        }
-        for bucket, patterns in by_bucket.items()
-    ]
-
-
 def assume_role(
     endpoint: str,
     access_key: str,
     secret_key: str,
     *,
-    session_policy: dict[str, Any],
+    policy: SessionPolicy,
     duration_seconds: int,
     session_name: str = "unilim-hub",
     region: str = "us-east-1",
     timeout: float = 10,
 ) -> TemporaryCredentials:
-    """Temporary credentials for `access_key`'s own identity, narrowed by `session_policy`.
+    """Temporary credentials for `access_key`'s own identity, narrowed by `policy`.
 
     boto3's STS client insists on a RoleArn, which the S3 servers we target do not
     want here, so the request is signed (SigV4, service "sts") and sent by hand.
     """
-    policy = json.dumps(session_policy, separators=(",", ":"))
-    if len(policy) > MAX_SESSION_POLICY_CHARS:
-        raise ValueError(
-            f"session policy is {len(policy)} characters, the limit is {MAX_SESSION_POLICY_CHARS}"
-        )
     body = urlencode(
         {
             "Action": "AssumeRole",
             "Version": "2011-06-15",
             "RoleSessionName": session_name,
             "DurationSeconds": str(duration_seconds),
-            "Policy": policy,
+            "Policy": policy.text,
         }
     )
     request = AWSRequest(

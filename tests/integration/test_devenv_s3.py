@@ -15,7 +15,9 @@ from devenv import ports, procs
 from devenv import s3 as seaweedfs
 from tests.integration import sockets
 from unilim_hub import objectstore
-from unilim_hub.objectstore import Prefix, STSError, TemporaryCredentials
+from unilim_hub.objectstore import STSError, TemporaryCredentials
+from unilim_hub.policy import storage
+from unilim_hub.policy.storage import Prefix, SessionPolicy
 
 USERS = seaweedfs.BUCKETS[0]
 COURSES = seaweedfs.BUCKETS[1]
@@ -34,12 +36,13 @@ def _client(access_key: str, secret_key: str, token: str | None = None) -> Any:
     )
 
 
-def _session(policy: dict[str, Any], name: str) -> TemporaryCredentials:
+def _session(policy: SessionPolicy | storage.PolicyTooLong, name: str) -> TemporaryCredentials:
+    assert isinstance(policy, SessionPolicy)
     return objectstore.assume_role(
         seaweedfs.ENDPOINT,
         seaweedfs.ADMIN_ACCESS_KEY,
         seaweedfs.ADMIN_SECRET_KEY,
-        session_policy=policy,
+        policy=policy,
         duration_seconds=900,
         session_name=name,
     )
@@ -66,13 +69,13 @@ def run_id(s3: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def alice(run_id: str) -> Any:
-    policy = objectstore.user_session_policy(f"alice-{run_id}", courses=[INFO101])
+    policy = storage.user_session_policy(USERS, f"alice-{run_id}", courses=[INFO101])
     return _as(_session(policy, f"alice-{run_id}"))
 
 
 @pytest.fixture(scope="module")
 def bob(run_id: str) -> Any:
-    client = _as(_session(objectstore.user_session_policy(f"bob-{run_id}"), f"bob-{run_id}"))
+    client = _as(_session(storage.user_session_policy(USERS, f"bob-{run_id}"), f"bob-{run_id}"))
     client.put_object(Bucket=USERS, Key=f"users/bob-{run_id}/notes.txt", Body=b"bob's")
     return client
 
@@ -107,7 +110,7 @@ def test_course_prefix_is_read_only(alice: Any, run_id: str) -> None:
 
 
 def test_read_only_session_cannot_write(run_id: str) -> None:
-    reader = _as(_session(objectstore.session_policy(read_only=[INFO101]), f"ro-{run_id}"))
+    reader = _as(_session(storage.session_policy(read_only=[INFO101]), f"ro-{run_id}"))
     assert reader.get_object(Bucket=COURSES, Key="info101/tp1.ipynb")["Body"].read() == b"{}"
     assert _denied(lambda: reader.put_object(Bucket=COURSES, Key="info101/y", Body=b"y"))
     assert _denied(lambda: reader.put_object(Bucket=USERS, Key=f"users/ro-{run_id}/y", Body=b"y"))
@@ -125,7 +128,7 @@ def test_unknown_or_forged_keys_are_refused(s3: str, run_id: str) -> None:
             s3,
             "nobody",
             "nothing",
-            session_policy=objectstore.user_session_policy("nobody"),
+            policy=storage.user_session_policy(USERS, "nobody"),
             duration_seconds=900,
         )
     assert refused.value.status == 403
@@ -133,15 +136,15 @@ def test_unknown_or_forged_keys_are_refused(s3: str, run_id: str) -> None:
 
 
 def test_tampered_session_token_is_refused(run_id: str) -> None:
-    real = _session(objectstore.user_session_policy(f"carl-{run_id}"), f"carl-{run_id}")
+    real = _session(storage.user_session_policy(USERS, f"carl-{run_id}"), f"carl-{run_id}")
     # Grant ourselves bob's prefix by reusing the keys with another session's token.
-    other = _session(objectstore.session_policy(read_write=[Prefix(USERS)]), f"x-{run_id}")
+    other = _session(storage.session_policy(read_write=[Prefix(USERS)]), f"x-{run_id}")
     forged = _client(real.access_key, real.secret_key, other.session_token)
     assert _denied(lambda: forged.list_objects_v2(Bucket=USERS, Prefix="users/"))
 
 
 def test_sts_answer_carries_an_expiry(run_id: str) -> None:
-    credentials = _session(objectstore.user_session_policy(f"dan-{run_id}"), f"dan-{run_id}")
+    credentials = _session(storage.user_session_policy(USERS, f"dan-{run_id}"), f"dan-{run_id}")
     assert credentials.expiration.tzinfo is not None
     assert credentials.session_token
 

@@ -18,10 +18,9 @@ from .problems import Problem
 from .quantities import parse_memory
 from .quotas import parse_quotas
 from .rooms import parse_rooms
+from .storage import BUCKET_NAME
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-# S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
@@ -124,7 +123,7 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
     buckets = {}
     for name in ("s3_users_bucket", "s3_courses_bucket"):
         bucket = text(name) or getattr(S3Settings, name.removeprefix("s3_"))
-        if not _BUCKET.match(bucket):
+        if not BUCKET_NAME.fullmatch(bucket):
             check.add(f"{SPAWNER}.{name}", "bucket.invalid", value=bucket)
         buckets[name.removeprefix("s3_")] = bucket
     return S3Settings(mode=mode, endpoint=endpoint, **buckets)

@@ -1,0 +1,133 @@
+"""Session policies: what one person's S3 credentials may touch (the server: tests/integration)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from unilim_hub.policy import storage
+from unilim_hub.policy.storage import (
+    MAX_SESSION_POLICY_CHARS,
+    PolicyTooLong,
+    Prefix,
+    SessionPolicy,
+    UnsafeName,
+)
+
+USERS = "unilim-users"
+COURSES = "unilim-courses"
+
+
+def _document(policy: SessionPolicy | PolicyTooLong) -> dict:
+    assert isinstance(policy, SessionPolicy)
+    return dict(policy.document)
+
+
+def test_user_policy_confines_listing_and_objects_to_the_users_prefix() -> None:
+    policy = _document(
+        storage.user_session_policy(USERS, "alice", courses=[Prefix(COURSES, "info101/")])
+    )
+    listing, read, write = policy["Statement"][0], policy["Statement"][-2], policy["Statement"][-1]
+    assert listing["Resource"] == ["arn:aws:s3:::unilim-users"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/alice/", "users/alice/*"]}}
+    assert read["Action"] == ["s3:GetObject"]
+    assert read["Resource"] == [
+        "arn:aws:s3:::unilim-users/users/alice/*",
+        "arn:aws:s3:::unilim-courses/info101/*",
+    ]
+    # The course is readable, never writable.
+    assert write["Resource"] == ["arn:aws:s3:::unilim-users/users/alice/*"]
+    assert "s3:PutObject" in write["Action"]
+
+
+def test_the_configured_users_bucket_is_the_one_granted() -> None:
+    policy = _document(storage.user_session_policy("site-home", "alice"))
+    assert policy["Statement"][0]["Resource"] == ["arn:aws:s3:::site-home"]
+
+
+def test_read_only_policy_has_no_write_statement() -> None:
+    policy = _document(storage.session_policy(read_only=[Prefix(COURSES, "stat202/")]))
+    actions = {a for statement in policy["Statement"] for a in statement["Action"]}
+    assert actions == {"s3:ListBucket", "s3:GetObject"}
+
+
+def test_whole_bucket_prefix_lists_everything() -> None:
+    policy = _document(storage.session_policy(read_only=[Prefix(COURSES)]))
+    assert policy["Statement"][0]["Condition"]["StringLike"]["s3:prefix"] == ["*"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "al*",
+        "a?",
+        "${aws:username}",
+        "a/b",
+        "",
+        # Issue 10.5: names that walk out of the prefix or forge a wildcard.
+        ".",
+        "..",
+        "../*",
+        "alice bob",
+        "alice\x00",
+        "alice\n",
+        "al∗",  # U+2217 ASTERISK OPERATOR
+        "al＊",  # U+FF0A FULLWIDTH ASTERISK
+        "al⁎",  # U+204E LOW ASTERISK
+        ".hidden",
+    ],
+)
+def test_names_that_would_widen_a_policy_are_refused(name: str) -> None:
+    with pytest.raises(UnsafeName):
+        storage.user_prefix(USERS, name)
+
+
+@pytest.mark.parametrize("prefix", ["users/../", "users/./", "users//", "/users/", "users/../*/"])
+def test_prefixes_that_walk_out_are_refused_whoever_builds_them(prefix: str) -> None:
+    with pytest.raises(UnsafeName):
+        Prefix(USERS, prefix)
+
+
+@pytest.mark.parametrize("bucket", ["", "a", "Users", "users/x", "users*", "b" * 64])
+def test_invalid_bucket_names_are_refused(bucket: str) -> None:
+    with pytest.raises(UnsafeName):
+        Prefix(bucket)
+
+
+def test_prefix_must_end_with_a_slash() -> None:
+    # "users/al" would match "users/alice/..." too.
+    with pytest.raises(ValueError, match="must end with"):
+        Prefix(USERS, "users/al")
+
+
+def test_empty_policy_is_refused() -> None:
+    with pytest.raises(ValueError):
+        storage.session_policy()
+
+
+def test_oversized_policy_is_an_explained_outcome_not_an_error() -> None:
+    courses = [Prefix(COURSES, f"course-{n:03d}/") for n in range(40)]
+    policy = storage.user_session_policy(USERS, "alice", courses=courses)
+    assert policy == PolicyTooLong(chars=policy.chars, limit=2048, prefixes=41)  # type: ignore[union-attr]
+    assert policy.chars > MAX_SESSION_POLICY_CHARS  # type: ignore[union-attr]
+
+
+def test_a_policy_at_the_limit_is_sent_as_compact_json() -> None:
+    courses = [Prefix(COURSES, f"c{n:02d}/") for n in range(12)]
+    policy = storage.user_session_policy(USERS, "alice", courses=courses)
+    assert isinstance(policy, SessionPolicy)
+    assert len(policy.text) <= MAX_SESSION_POLICY_CHARS
+    assert " " not in policy.text
+
+
+@given(st.text(max_size=40))
+def test_any_accepted_name_stays_inside_its_own_prefix(name: str) -> None:
+    try:
+        prefix = storage.user_prefix(USERS, name)
+    except UnsafeName:
+        return
+    segment = prefix.prefix.removeprefix("users/").removesuffix("/")
+    assert segment == name
+    assert name not in {".", ".."}
+    assert all(char.isascii() and char.isprintable() and char not in "*?$/ " for char in name)
