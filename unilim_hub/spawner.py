@@ -18,10 +18,10 @@ from . import settings
 from .configurables import SpawnerTraits
 from .i18n import describe, negotiate
 from .metrics import REFUSALS, SPAWNS
+from .picker import profile_entry, render_picker
 from .policy.models import Settings
 from .policy.profiles import Choice, Refused, choose, course_problems, visible
 from .policy.properties import GroupProperties, parse_group_properties
-from .profile_list import kubespawner_profile, render_picker
 from .refusals import forgive_in_failure_count, refusal
 
 
@@ -69,7 +69,7 @@ class UnilimSpawner(SpawnerTraits, KubeSpawner):  # type: ignore[misc]  # upstre
         language = self.language()
         # During a start, the list the request was checked against (see load_user_options).
         choices = self._checked_choices or self.visible_choices()
-        return [kubespawner_profile(choice, language) for choice in choices]
+        return [profile_entry(choice, language) for choice in choices]
 
     def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
         # Replaces KubeSpawner's form (rendered without autoescaping, in one language).

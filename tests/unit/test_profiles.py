@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
+from unilim_hub.picker import profile_entry, render_picker
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, visible
 from unilim_hub.policy.properties import parse_group_properties
-from unilim_hub.profile_list import kubespawner_profile, render_picker
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 TODAY = date(2026, 11, 25)
@@ -272,7 +272,7 @@ def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
 
 
 def test_picker_escapes_what_admins_typed(example):
-    entry = kubespawner_profile(visible({"student"}, {}, example, TODAY)[0], "fr")
+    entry = profile_entry(visible({"student"}, {}, example, TODAY)[0], "fr")
     hostile = "<script>alert(1)</script>"
     entry["unilim"]["names"]["fr"] = entry["unilim"]["descriptions"]["fr"] = hostile
     entry["unilim"]["sizes"][0]["names"]["fr"] = hostile

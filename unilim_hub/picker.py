@@ -1,4 +1,9 @@
-"""KubeSpawner's ``profile_list`` entries, built from the policy's visible choices."""
+"""The spawn page: KubeSpawner's ``profile_list`` entries and the picker that shows them.
+
+Each visible choice becomes one ``profile_list`` entry (its overrides from
+:mod:`unilim_hub.manifests`), and the picker renders the entries as cards, in both
+languages, with autoescaping (KubeSpawner's own form has none).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 
 from .i18n import translate
+from .manifests import profile_override, size_override
 from .policy.models import LANGUAGES, Size
 from .policy.profiles import SIZE_OPTION, Choice
 from .policy.quantities import format_cpu, format_memory
-
-GPU_RESOURCE = "nvidia.com/gpu"
-
-
-def size_override(size: Size) -> dict[str, Any]:
-    """The KubeSpawner traits one size sets."""
-    override: dict[str, Any] = {
-        "cpu_guarantee": size.cpu_guarantee / 1000,
-        "cpu_limit": size.cpu_limit / 1000,
-        "mem_guarantee": size.mem_guarantee,
-        "mem_limit": size.mem_limit,
-    }
-    if size.gpu:
-        override["extra_resource_limits"] = {GPU_RESOURCE: str(size.gpu)}
-    return override
-
 
 # How people write memory sizes: "4 Go" in French, "4 GB" in English (powers of 1024 both).
 _UNITS = {
@@ -52,7 +42,7 @@ def size_summary(size: Size, language: str) -> str:
     )
 
 
-def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
+def profile_entry(choice: Choice, language: str) -> dict[str, Any]:
     """One ``profile_list`` entry: the image pinned, and the sizes as a profile option.
 
     KubeSpawner's own fields are in ``language``; the ``unilim`` key carries what our
@@ -71,7 +61,7 @@ def kubespawner_profile(choice: Choice, language: str) -> dict[str, Any]:
         "display_name": choice.display_name(language),
         "description": choice.description.get(language),
         "default": choice.default,
-        "kubespawner_override": {"image": choice.image},
+        "kubespawner_override": profile_override(choice),
         "profile_options": {
             SIZE_OPTION: {"display_name": translate("picker.size", language), "choices": sizes}
         },
