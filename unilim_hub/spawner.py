@@ -15,6 +15,7 @@ from kubespawner import KubeSpawner
 from traitlets import default
 
 from . import settings
+from .compat import PickerHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .i18n import describe, negotiate
 from .metrics import REFUSALS, SPAWNS
@@ -22,10 +23,10 @@ from .picker import profile_entry, render_picker
 from .policy.models import Settings
 from .policy.profiles import Choice, Refused, choose, course_problems, visible
 from .policy.properties import GroupProperties, parse_group_properties
-from .refusals import forgive_in_failure_count, refusal
+from .refusals import refusal
 
 
-class UnilimSpawner(SpawnerTraits, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
+class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     """KubeSpawner for teaching: profiles by group and course, rooms, quotas, NFS and S3."""
 
     @property
@@ -71,9 +72,8 @@ class UnilimSpawner(SpawnerTraits, KubeSpawner):  # type: ignore[misc]  # upstre
         choices = self._checked_choices or self.visible_choices()
         return [profile_entry(choice, language) for choice in choices]
 
-    def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
-        # Replaces KubeSpawner's form (rendered without autoescaping, in one language).
-        profiles = self._get_initialized_profile_list(profile_list)
+    def render_picker(self, profiles: list[dict[str, Any]]) -> str:
+        """The spawn form (see :class:`~unilim_hub.compat.PickerHook`)."""
         return render_picker(profiles, self.settings.default_language)
 
     def language(self) -> str:
@@ -115,7 +115,7 @@ class UnilimSpawner(SpawnerTraits, KubeSpawner):  # type: ignore[misc]  # upstre
 
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
-        if status is not None and self._waiting_for_response:
+        if status is not None and waiting_for_response(self):
             # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
             # for it to respond with a 500 "Exception is not set" (an InvalidStateError in
             # spawn_single_user). Until that wait ends, the server counts as alive: the

@@ -1,0 +1,89 @@
+"""The private upstream internals unilim_hub.compat relies on, pinned on each supported version.
+
+These tests run on JupyterHub 5.5 and 6.x (``./dev test`` runs the unit tests on both). A
+failure here means upstream changed underneath us: fix ``unilim_hub/compat.py`` first.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import jupyterhub
+import pytest
+from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.spawner import Spawner
+from jupyterhub.user import User
+from kubernetes_asyncio.config import kube_config
+from kubespawner import KubeSpawner
+
+from unilim_hub import compat
+
+PROFILES = [{"display_name": "Python", "slug": "python", "kubespawner_override": {}}]
+
+
+# KubeSpawner loads a client configuration when created; this one is never used (no request
+# is made) and points at a closed loopback port.
+KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+"""
+
+
+@pytest.fixture(autouse=True)
+def _kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    # Read at import time by kubernetes_asyncio, so the variable alone is too late.
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "kubeconfig"))
+
+
+class _Spawner(compat.PickerHook, KubeSpawner):  # type: ignore[misc]
+    def render_picker(self, profiles: list[dict[str, Any]]) -> str:
+        self.rendered = profiles
+        return "our picker"
+
+
+async def test_kubespawner_renders_its_form_through_the_hook_we_replace() -> None:
+    spawner = _Spawner(_mock=True, profile_list=PROFILES)
+    assert spawner.options_form == "our picker"
+    # The profiles handed to us are KubeSpawner's initialized ones (defaults filled in).
+    assert spawner.rendered[0]["slug"] == "python"
+    assert spawner.rendered[0]["default"] is True
+
+
+def test_a_callable_profile_list_is_rendered_through_the_same_hook() -> None:
+    source = inspect.getsource(KubeSpawner._render_options_form_dynamically)
+    assert "self._render_options_form(" in source
+
+
+async def test_jupyterhub_flags_the_wait_for_the_server_to_respond() -> None:
+    assert Spawner._waiting_for_response is False
+    assert "spawner._waiting_for_response = True" in inspect.getsource(User.spawn)
+    assert "spawner._waiting_for_response = False" in inspect.getsource(User._wait_up)
+    spawner = _Spawner(_mock=True)
+    spawner._waiting_for_response = True
+    assert compat.waiting_for_response(spawner)
+
+
+def test_failure_count_lives_in_the_handler_settings() -> None:
+    source = inspect.getsource(BaseHandler.spawn_single_user)
+    assert "self.settings['failure_count'] += 1" in source
+    assert "consecutive_failure_limit" in source
+
+
+def test_refusals_are_forgiven_only_where_jupyterhub_counts_them() -> None:
+    handler = type("Handler", (), {"settings": {"failure_count": 3}})()
+    compat.forgive_in_failure_count(handler)
+    if jupyterhub.version_info >= (6,):
+        # JupyterHub 6 counts errors only, never a SpawnException: nothing to forgive.
+        assert compat.SpawnException is not None
+        assert "isinstance(e, SpawnException)" in inspect.getsource(BaseHandler.spawn_single_user)
+        assert handler.settings["failure_count"] == 3
+    else:
+        assert compat.SpawnException is None
+        assert handler.settings["failure_count"] == 2

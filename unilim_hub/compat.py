@@ -1,0 +1,49 @@
+"""Every use of a private JupyterHub or KubeSpawner internal, in one place.
+
+Upstream may change these without notice: each one is pinned by a test in
+``tests/unit/test_compat.py`` that fails loudly on the supported versions (JupyterHub 5.5
+and 6.x, KubeSpawner 7.1) when it disappears or changes meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:  # JupyterHub >= 6: policy refusals are not counted as hub failures
+    from jupyterhub.spawner import SpawnException
+except ImportError:  # JupyterHub 5
+    SpawnException = None
+
+__all__ = ["PickerHook", "SpawnException", "forgive_in_failure_count", "waiting_for_response"]
+
+
+class PickerHook:
+    """Replaces KubeSpawner's form rendering (``_render_options_form``) with ours.
+
+    KubeSpawner renders its form without autoescaping and in one language; the spawner
+    provides :meth:`render_picker` instead, given the initialized profile list.
+    """
+
+    def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
+        profiles = self._get_initialized_profile_list(profile_list)  # type: ignore[attr-defined]
+        picker: str = self.render_picker(profiles)  # type: ignore[attr-defined]
+        return picker
+
+
+def waiting_for_response(spawner: object) -> bool:
+    """Whether JupyterHub is still waiting for the server to answer (``_waiting_for_response``)."""
+    return bool(getattr(spawner, "_waiting_for_response", False))
+
+
+def forgive_in_failure_count(handler: object) -> None:
+    """Keep a policy refusal from counting as a failed spawn on JupyterHub 5.
+
+    JupyterHub 5 counts every failed start towards ``consecutive_failure_limit`` (Zero to
+    JupyterHub sets 5) and exits the hub when it is reached: five refused starts in a row,
+    a forged request or a full course, would stop the hub for everyone. JupyterHub 6 does
+    not count a ``SpawnException``. On 5 the count is kept in the handler's settings and
+    raised by one after the failure: lower it first so that a refusal leaves it unchanged.
+    """
+    settings = getattr(handler, "settings", None)
+    if SpawnException is None and isinstance(settings, dict):
+        settings["failure_count"] = settings.get("failure_count", 0) - 1
