@@ -61,6 +61,13 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             "seccompProfile": {"type": "RuntimeDefault"},
         }
 
+    @default("delete_pvc")
+    def _keep_home_volumes(self) -> bool:
+        # KubeSpawner deletes the volume with its user or named server by default: a
+        # student's work would go with an account clean-up. Homes are never deleted that
+        # way unless an admin sets `delete_pvc` explicitly.
+        return False
+
     @default("profile_list")
     def _profile_list_default(self) -> Any:
         # A callable, so KubeSpawner evaluates it for the form and again at spawn time.
@@ -86,16 +93,11 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
         return negotiate(header, default)
 
     def group_properties(self) -> dict[str, GroupProperties]:
-        """Our keys in the properties of the user's groups and of the courses they teach."""
-        naming = self.settings.groups
-        groups = {group.name: group for group in self.user.groups}
-        # A teacher is usually not a member of the course group they teach: read it too.
-        for name in list(groups):
-            course = naming.taught_course_of(name)
-            if course and (course_group := naming.course_prefix + course) not in groups:
-                groups[course_group] = orm.Group.find(self.user.db, course_group)
+        """Our keys in the properties of the groups the policy reads for this user."""
+        own = {group.name: group for group in self.user.groups}
         parsed = {}
-        for name, group in sorted(groups.items()):
+        for name in sorted(self.settings.groups.property_groups(own)):
+            group = own.get(name) or orm.Group.find(self.user.db, name)
             if group is None:
                 continue
             parsed[name] = parse_group_properties(group.properties or {})

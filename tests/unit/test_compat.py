@@ -7,7 +7,6 @@ failure here means upstream changed underneath us: fix ``unilim_hub/compat.py`` 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any
 
 import jupyterhub
@@ -15,31 +14,13 @@ import pytest
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
-from kubernetes_asyncio.config import kube_config
 from kubespawner import KubeSpawner
 
 from unilim_hub import compat
 
+pytestmark = pytest.mark.usefixtures("kubespawner_offline")
+
 PROFILES = [{"display_name": "Python", "slug": "python", "kubespawner_override": {}}]
-
-
-# KubeSpawner loads a client configuration when created; this one is never used (no request
-# is made) and points at a closed loopback port.
-KUBECONFIG = """
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-"""
-
-
-@pytest.fixture(autouse=True)
-def _kubeconfig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
-    # Read at import time by kubernetes_asyncio, so the variable alone is too late.
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "kubeconfig"))
 
 
 class _Spawner(compat.PickerHook, KubeSpawner):  # type: ignore[misc]

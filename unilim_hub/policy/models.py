@@ -7,7 +7,7 @@ integers (millicores, bytes) so that sums and comparisons are exact.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -122,6 +122,15 @@ class GroupNaming:
     def taught_course_of(self, group: str) -> str | None:
         """The course code of a teacher-of-course group (``teacher-info101`` -> ``info101``)."""
         return _suffix(group, self.teacher_prefix)
+
+    def property_groups(self, groups: Iterable[str]) -> frozenset[str]:
+        """The groups whose properties shape a person's profiles and quotas.
+
+        Their own groups, and the course group of each course they teach: a teacher is
+        usually not a member of the course group, yet teaches with its profiles.
+        """
+        taught = {self.course_prefix + code for g in groups if (code := self.taught_course_of(g))}
+        return frozenset(groups) | taught
 
     def is_known(self, group: str) -> bool:
         return (
