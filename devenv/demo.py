@@ -13,7 +13,7 @@ import urllib.request
 
 from devenv import keycloak, kube, paths, platform, ports, procs, proxy
 
-CONFIG = platform.REPO / "config" / "jupyterhub_config.py"
+CONFIG = platform.REPO / "devenv" / "jupyterhub_config.py"
 
 USERS = (
     ("alice", "student, course info101", "the info101 course profiles first, then student ones"),
@@ -60,7 +60,8 @@ def run() -> int:
             "KUBECONFIG": str(kube.HUB_KUBECONFIG),
             "PYTHONPATH": str(platform.REPO),
             "JUPYTERHUB_CRYPT_KEY": _crypt_key(),
-            "UNILIM_DEMO_TOKEN": token,
+            "UNILIM_HUB_STATE": str(paths.STATE / "demo"),
+            "UNILIM_HUB_SERVICE_TOKEN": token,
         }
     )
     state = paths.STATE / "demo"

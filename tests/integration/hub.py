@@ -29,48 +29,10 @@ HOST = "127.0.0.1"
 PORTS = {"dummy": (18000, 18001, 18081), "sso": (18100, 18101, 18181)}
 # Seconds after which the SSO test hub asks Keycloak again for a user's groups and roles.
 SSO_REFRESH_AGE = 3
-CONFIG = Path(__file__).parents[2] / "config" / "unilim.yaml"
+REPO = Path(__file__).parents[2]
+# The local platform's hub configuration, shared with the demo.
+CONFIG = REPO / "devenv" / "jupyterhub_config.py"
 
-HUB_CONFIG = """
-import yaml
-from traitlets.config import Config
-
-c = get_config()
-policy = yaml.safe_load(open({policy!r}, encoding="utf-8"))
-c.merge(Config(policy["hub"]["config"]))
-c.JupyterHub.spawner_class = "unilim"
-c.JupyterHub.bind_url = "http://{host}:{public}"
-c.JupyterHub.hub_bind_url = "http://{host}:{hub}"
-c.ConfigurableHTTPProxy.api_url = "http://{host}:{proxy_api}"
-c.ConfigurableHTTPProxy.command = [{chp!r}]
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
-c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
-c.JupyterHub.load_roles = [{{"name": "admin", "services": ["tests"]}}]
-c.JupyterHub.allow_named_servers = True
-c.KubeSpawner.namespace = {namespace!r}
-c.KubeSpawner.start_timeout = 90
-c.Spawner.consecutive_failure_limit = 5  # as Zero to JupyterHub sets it
-c.KubeSpawner.http_timeout = 60
-c.UnilimSite.default_language = "en"
-"""
-
-AUTHENTICATORS = {
-    "dummy": """
-c.JupyterHub.authenticator_class = "dummy"
-c.Authenticator.allow_all = True
-""",
-    # UnilimAuthenticator's own defaults otherwise: what the university deploys.
-    "sso": """
-c.JupyterHub.authenticator_class = "unilim"
-c.UnilimAuthenticator.oidc_issuer = {issuer!r}
-c.UnilimAuthenticator.client_id = {client_id!r}
-c.UnilimAuthenticator.client_secret = {client_secret!r}
-c.UnilimAuthenticator.oauth_callback_url = "http://{host}:{public}/hub/oauth_callback"
-# Refresh groups and roles from Keycloak at the first request after this many seconds.
-c.UnilimAuthenticator.auth_refresh_age = {refresh_age}
-""",
-}
 # The message of JupyterHub's error page (templates/error.html).
 _ERROR_MESSAGE = re.compile(r'<div class="error">.*?<p>(.*?)</p>', re.DOTALL)
 # Keycloak's login form (the `kc-form-login` form of its login page).
@@ -134,34 +96,28 @@ class Hub:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, extra_config: str = "") -> None:
-        public, proxy_api, hub = self.ports
-        values = {
-            "policy": str(CONFIG),
-            "host": HOST,
-            "public": public,
-            "hub": hub,
-            "proxy_api": proxy_api,
-            "chp": str(proxy.install()),
-            "workdir": self.workdir,
-            "token": self.token,
-            "namespace": kube.USER_NAMESPACE,
-            "issuer": keycloak.ISSUER,
-            "client_id": keycloak.CLIENT_ID,
-            "client_secret": keycloak.CLIENT_SECRET,
-            "refresh_age": self.refresh_age,
-        }
-        config = (HUB_CONFIG + AUTHENTICATORS[self.authenticator]).format(**values)
-        (self.workdir / "jupyterhub_config.py").write_text(config + extra_config)
-        # The hub talks to Kubernetes as its own service account, with the RBAC of the chart.
-        # auth_state (the SSO tokens) is encrypted with this key.
+        """Start the hub; ``extra_config`` is configuration loaded after the shared one."""
+        proxy.install()
+        extra = self.workdir / "extra_config.py"
+        extra.write_text(extra_config)
         env = {
             **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+            "UNILIM_HUB_STATE": str(self.workdir),
+            "UNILIM_HUB_PORTS": ",".join(map(str, self.ports)),
+            "UNILIM_HUB_AUTHENTICATOR": self.authenticator,
+            "UNILIM_HUB_LANGUAGE": "en",
+            "UNILIM_HUB_REFRESH_AGE": str(self.refresh_age),
+            "UNILIM_HUB_SERVICE_TOKEN": self.token,
+            "UNILIM_HUB_EXTRA_CONFIG": str(extra),
+            # The hub talks to Kubernetes as its own service account, with the chart's RBAC.
             "KUBECONFIG": str(kube.HUB_KUBECONFIG),
+            # auth_state (the SSO tokens) is encrypted with this key.
             "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"],
+                [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,

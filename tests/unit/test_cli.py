@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-CONFIG = Path(__file__).parents[2] / "config"
+REPO = Path(__file__).parents[2]
+CONFIG = REPO / "config"
 
 
 def check_config(path: Path, lang: str = "en") -> subprocess.CompletedProcess[str]:
@@ -19,8 +20,8 @@ def check_config(path: Path, lang: str = "en") -> subprocess.CompletedProcess[st
 
 
 def test_the_example_values_and_demo_config_pass():
-    for name in ("unilim.yaml", "jupyterhub_config.py"):
-        result = check_config(CONFIG / name)
+    for path in (CONFIG / "unilim.yaml", REPO / "devenv" / "jupyterhub_config.py"):
+        result = check_config(path)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "the configuration is valid" in result.stdout
 
