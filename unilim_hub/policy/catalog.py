@@ -14,10 +14,10 @@ _PROFILE_OPTIONAL = {"description", "tags", "groups", "default", "course_only"}
 _SIZE_REQUIRED = {"slug", "cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit"}
 _SIZE_OPTIONAL = {"display_name", "gpu"}
 # A repository reference (registry host with an optional port, then the path), no tag.
-_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
+_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*\Z")
 # Course profiles are named <course>--<profile>: a catalog slug must not look like one.
 COURSE_SEPARATOR = "--"
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
 
 
 def parse_catalog(check: Checker, groups: GroupNaming, raw: object) -> tuple[Profile, ...]:

@@ -18,9 +18,9 @@ from .models import ClaimRules, GroupNaming
 
 # Lower-case ASCII letters, digits and . _ @ -, starting and ending with a letter or digit:
 # safe in URLs, Kubernetes object names (KubeSpawner escapes them) and S3 prefixes.
-_USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?$")
+_USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?\Z")
 # JupyterHub's rule for role names.
-_ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]$")
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]\Z")
 # Longer claim values are cut in the log, never used.
 _SHOWN = 64
 

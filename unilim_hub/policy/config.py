@@ -20,7 +20,7 @@ from .quotas import parse_quotas
 from .rooms import parse_rooms
 from .storage import BUCKET_NAME
 
-_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_URL = re.compile(r"^https?://[^\s/]+(/\S*)?\Z")
 
 
 def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:

@@ -155,7 +155,7 @@ class ClaimRules:
     teacher_scopes: tuple[str, ...] = (COURSE_MANAGE_SCOPE + "!group={course_group}",)
 
 
-_COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+_COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
 
 
 def _suffix(group: str, prefix: str) -> str | None:

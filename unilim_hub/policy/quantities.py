@@ -14,11 +14,11 @@ from datetime import date
 
 from .problems import InvalidValue
 
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:I?B|I)?)?$", re.IGNORECASE)
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:I?B|I)?)?\Z", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
-_COUNT = re.compile(r"^\d+$")
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$")
+_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)\Z")
+_COUNT = re.compile(r"^\d+\Z")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?\Z")
 
 MILLI = 1000
 # Far above any machine, far below what would overflow: larger values are typos.

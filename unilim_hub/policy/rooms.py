@@ -11,8 +11,8 @@ from .quantities import parse_name
 
 # Kubernetes label syntax: an optional DNS-subdomain prefix, then a name of 1 to 63 characters.
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
-_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}$")
-_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+_LABEL_KEY = re.compile(rf"^([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}\Z")
+_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?\Z")
 
 
 def parse_rooms(check: Checker, raw: object) -> tuple[Room, ...]:
