@@ -30,8 +30,7 @@ c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 policy = yaml.safe_load((platform.REPO / "config" / "unilim.yaml").read_text("utf-8"))
 c.merge(Config(policy["hub"]["config"]))
 
-state = Path(os.environ.get("UNILIM_HUB_STATE", paths.STATE / "demo"))
-state.mkdir(parents=True, exist_ok=True)
+state = Path(os.environ.get("UNILIM_HUB_STATE", paths.STATE / "demo"))  # made by the launcher
 default_ports = f"{ports.PROXY_PUBLIC},{ports.PROXY_API},{ports.HUB}"
 public, proxy_api, hub = os.environ.get("UNILIM_HUB_PORTS", default_ports).split(",")
 public_url = f"http://{ports.HOST}:{public}"

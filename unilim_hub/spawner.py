@@ -61,13 +61,6 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             "seccompProfile": {"type": "RuntimeDefault"},
         }
 
-    @default("delete_pvc")
-    def _keep_home_volumes(self) -> bool:
-        # KubeSpawner deletes the volume with its user or named server by default: a
-        # student's work would go with an account clean-up. Homes are never deleted that
-        # way unless an admin sets `delete_pvc` explicitly.
-        return False
-
     @default("profile_list")
     def _profile_list_default(self) -> Any:
         # A callable, so KubeSpawner evaluates it for the form and again at spawn time.

@@ -15,5 +15,10 @@ async def test_home_volumes_are_not_deleted_with_their_user_by_default() -> None
     assert UnilimSpawner(_mock=True).delete_pvc is False
 
 
+def test_the_safe_default_is_the_documented_one() -> None:
+    # What `jupyterhub --help-all`, the generated config and the reference show.
+    assert UnilimSpawner.class_traits()["delete_pvc"].default() is False
+
+
 async def test_an_admin_may_still_choose_to_delete_volumes() -> None:
     assert UnilimSpawner(_mock=True, delete_pvc=True).delete_pvc is True

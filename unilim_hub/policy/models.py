@@ -129,8 +129,12 @@ class GroupNaming:
         Their own groups, and the course group of each course they teach: a teacher is
         usually not a member of the course group, yet teaches with its profiles.
         """
-        taught = {self.course_prefix + code for g in groups if (code := self.taught_course_of(g))}
-        return frozenset(groups) | taught
+        names = frozenset(groups)
+        return names | {self.course_prefix + code for code in self.courses_taught(names)}
+
+    def courses_taught(self, groups: Iterable[str]) -> set[str]:
+        """The course codes of the teacher-of-course groups among ``groups``."""
+        return {code for group in groups if (code := self.taught_course_of(group))}
 
     def is_known(self, group: str) -> bool:
         return (

@@ -18,9 +18,9 @@ from typing import Any
 # AWS, MinIO and SeaweedFS refuse larger inline session policies (characters of the JSON).
 MAX_SESSION_POLICY_CHARS = 2048
 # S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens.
-BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 # One segment of a prefix: ASCII only (no look-alike of `*`), no leading dot (no `.`, `..`).
-_SEGMENT = re.compile(r"[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,127}")
+_SEGMENT = re.compile(r"\A[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,127}\Z")
 
 _READ = ("s3:GetObject",)
 _WRITE = (
