@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 
-from .policy.models import LANGUAGES
+from .policy.models import LANGUAGES, Size
 from .policy.problems import Problem
+from .policy.quantities import format_cpu, format_memory
 
 
 @cache
@@ -59,3 +60,32 @@ def terminal_language(default: str = "en") -> str:
             language = value.split("_")[0].split(".")[0].lower()
             return language if language in LANGUAGES else default
     return default
+
+
+# How people write memory sizes: "4 Go" in French, "4 GB" in English (powers of 1024 both).
+_UNITS = {
+    "fr": {"K": "Ko", "M": "Mo", "G": "Go", "T": "To"},
+    "en": {"K": "KB", "M": "MB", "G": "GB", "T": "TB"},
+}
+
+
+def human_memory(num_bytes: int, language: str) -> str:
+    """``4 Go`` / ``4 GB``."""
+    text = format_memory(num_bytes)
+    unit = _UNITS.get(language, _UNITS["en"]).get(text[-1])
+    return f"{text[:-1]} {unit}" if unit else text
+
+
+def size_summary(size: Size, language: str) -> str:
+    """What a size gives, as the picker shows it: ``2 CPU · 4 GB RAM``."""
+    return translate(
+        "size.summary" if not size.gpu else "size.summary_gpu",
+        language,
+        cpu=format_cpu(size.cpu_limit),
+        memory=human_memory(size.mem_limit, language),
+        gpu=size.gpu,
+    )
+
+
+def size_label(size: Size, language: str) -> str:
+    return f"{size.display_name.get(language)} — {size_summary(size, language)}"

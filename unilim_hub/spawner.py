@@ -18,8 +18,9 @@ from . import settings
 from .compat import PickerHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .i18n import describe, negotiate
+from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
-from .picker import profile_entry, render_picker
+from .picker import render_picker
 from .policy.models import Settings
 from .policy.profiles import Choice, Refused, choose, course_problems, visible
 from .policy.properties import GroupProperties, parse_group_properties

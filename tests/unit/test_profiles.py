@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
-from unilim_hub.picker import profile_entry, render_picker
+from unilim_hub.manifests import profile_entry
+from unilim_hub.picker import render_picker
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, visible
 from unilim_hub.policy.properties import parse_group_properties
