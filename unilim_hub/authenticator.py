@@ -14,7 +14,6 @@ import copy
 import logging
 from typing import Any
 
-from jupyterhub import scopes
 from jupyterhub.roles import get_default_roles
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler
@@ -23,6 +22,7 @@ from tornado.httpclient import HTTPClientError
 from traitlets import default
 
 from . import settings
+from .compat import declare_custom_scope
 from .configurables import AuthenticatorTraits
 from .i18n import negotiate, translate
 from .policy import claims
@@ -246,9 +246,8 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
 
     async def load_managed_roles(self) -> list[dict[str, Any]]:
         """Declare the course service's scope before JupyterHub loads any role using it."""
-        if COURSE_MANAGE_SCOPE not in scopes.scope_definitions:
-            description = translate("scope.courses_manage", self.default_language)
-            scopes.define_custom_scopes({COURSE_MANAGE_SCOPE: {"description": description}})
+        description = translate("scope.courses_manage", self.default_language)
+        declare_custom_scope(COURSE_MANAGE_SCOPE, description)
         roles: list[dict[str, Any]] = await super().load_managed_roles()
         return roles
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyterhub import scopes
+
 try:  # JupyterHub >= 6: policy refusals are not counted as hub failures
     from jupyterhub.spawner import SpawnException
 except ImportError:  # JupyterHub 5
     SpawnException = None
 
-__all__ = ["PickerHook", "SpawnException", "forgive_in_failure_count", "waiting_for_response"]
+__all__ = [
+    "PickerHook",
+    "SpawnException",
+    "declare_custom_scope",
+    "forgive_in_failure_count",
+    "waiting_for_response",
+]
 
 
 class PickerHook:
@@ -48,3 +56,14 @@ def forgive_in_failure_count(handler: object) -> None:
     settings = getattr(handler, "settings", None)
     if SpawnException is None and isinstance(settings, dict):
         settings["failure_count"] = settings.get("failure_count", 0) - 1
+
+
+def declare_custom_scope(name: str, description: str) -> None:
+    """Declare a ``custom:`` scope, as ``JupyterHub.custom_scopes`` would, once.
+
+    The authenticator's managed roles use the course service's scope before the hub has
+    read any configuration that could declare it; JupyterHub keeps the known scopes in
+    ``jupyterhub.scopes.scope_definitions``.
+    """
+    if name not in scopes.scope_definitions:
+        scopes.define_custom_scopes({name: {"description": description}})

@@ -11,6 +11,7 @@ from typing import Any
 
 import jupyterhub
 import pytest
+from jupyterhub import scopes
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
@@ -67,3 +68,9 @@ def test_refusals_are_forgiven_only_where_jupyterhub_counts_them() -> None:
     else:
         assert compat.SpawnException is None
         assert handler.settings["failure_count"] == 2
+
+
+def test_a_custom_scope_is_declared_once_where_jupyterhub_looks_it_up() -> None:
+    compat.declare_custom_scope("custom:unilim-test:read", "first")
+    compat.declare_custom_scope("custom:unilim-test:read", "second")  # no error, no change
+    assert scopes.scope_definitions["custom:unilim-test:read"]["description"] == "first"
