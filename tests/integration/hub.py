@@ -129,6 +129,7 @@ class Hub:
         self.refresh_age = refresh_age
         self.ports = ports or PORTS[authenticator]  # public, proxy API, hub
         self.token = secrets.token_hex(16)
+        self.crypt_key = secrets.token_hex(32)  # kept across restarts: auth_state survives
         self.url = f"http://{HOST}:{self.ports[0]}"
         self.log_path = workdir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -157,7 +158,7 @@ class Hub:
         env = {
             **os.environ,
             "KUBECONFIG": str(kube.HUB_KUBECONFIG),
-            "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+            "JUPYTERHUB_CRYPT_KEY": self.crypt_key,
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
