@@ -541,3 +541,11 @@ def test_inherited_setting_on_the_base_class_is_reported_too():
     assert problems_of({"GenericOAuthenticator": {"manage_groups": False}}) == {
         "UnilimAuthenticator.manage_groups": "config.upstream_manage_groups"
     }
+
+
+def test_claim_value_with_a_newline_cannot_forge_a_log_line():
+    forged = "alumni\nINFO Login of ada as admin"
+    result = membership({"groups": [forged]}, RULES, NAMING)
+    assert result.ignored == ("groups=alumni\\nINFO Login of ada as admin",)
+    refusal = normalise_username("eve\r\nadmin")
+    assert refusal.params["username"] == "eve\\r\\nadmin"

@@ -15,6 +15,7 @@ What cannot be used as it is, is refused (a username) or ignored and logged (a g
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -160,8 +161,18 @@ def _affiliation_group(value: object, rules: ClaimRules, naming: GroupNaming) ->
 
 
 def _shown(value: object) -> str:
+    """A claim value as logs and pages show it: cut, and with control characters escaped.
+
+    A newline in a claim value would otherwise forge a line of the hub log.
+    """
     text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
+    cut = text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char).startswith("C")
+        else char
+        for char in cut
+    )
 
 
 def parse_claim_rules(check: Checker, raw: Raw, naming: GroupNaming) -> ClaimRules:
