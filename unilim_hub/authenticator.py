@@ -32,8 +32,6 @@ from .policy.claims import Refusal
 from .policy.oidc import discovery_url, endpoints_of, issuer_problem
 from .refusals import error_page
 
-# Failures of the IdP itself, as opposed to its answer about a person.
-_UNREACHABLE = 599  # tornado's code for a timeout or a broken connection
 _ROLE_SPECS = {role["name"]: role for role in get_default_roles()}
 
 
@@ -91,7 +89,9 @@ class _RefusalPages:
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, web.HTTPError):
-            message = value.log_message % value.args if value.log_message else ""
+            message = value.log_message or ""
+            if value.args:
+                message %= value.args
             logging.getLogger("tornado.general").warning(
                 "%d %s: %s", value.status_code, self._request_summary(), message
             )

@@ -5,10 +5,17 @@ import time
 
 import jwt
 import pytest
+from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
-from unilim_hub.authenticator import LoginRefused, UnilimAuthenticator, _idp_failure, _scrubbed
+from unilim_hub.authenticator import (
+    LoginRefused,
+    UnilimAuthenticator,
+    UnilimCallbackHandler,
+    _idp_failure,
+    _scrubbed,
+)
 
 
 def authenticator(**config) -> UnilimAuthenticator:
@@ -341,3 +348,18 @@ def test_callback_query_with_the_code_never_reaches_the_log():
     assert "SECRET" not in _scrubbed(uri)
     assert _scrubbed(uri).startswith("/hub/oauth_callback?[")
     assert _scrubbed("/hub/oauth_login") == "/hub/oauth_login"
+
+
+def test_refused_callback_is_logged_without_its_code(caplog):
+    class Request:
+        method, remote_ip = "GET", "127.0.0.1"
+        uri = "/hub/oauth_callback?code=SECRET-CODE&state=SECRET-STATE"
+
+    handler = UnilimCallbackHandler.__new__(UnilimCallbackHandler)
+    handler.request = Request()
+    refusal = web.HTTPError(403, "%s", "in no allowed group")
+    handler.log_exception(web.HTTPError, refusal, None)
+    handler.log_exception(RuntimeError, RuntimeError("boom"), None)
+    assert "403 GET /hub/oauth_callback?[" in caplog.text
+    assert "in no allowed group" in caplog.text and "Uncaught exception" in caplog.text
+    assert "SECRET" not in caplog.text
