@@ -8,6 +8,8 @@ the other tests share.
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import select
 import socket
 import socketserver
@@ -63,3 +65,43 @@ class Forwarder:
         for sock in list(self._open):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+class DiscoveryDocument:
+    """Serves an OIDC discovery document on a loopback port, ``start()``/``stop()`` at will.
+
+    The devenv's Keycloak announces a fixed issuer, so its discovery cannot be taken away
+    without stopping the Keycloak every test shares: a hub whose issuer is this address sees
+    the IdP down at start (nothing listens) and back (the document), while tokens and claims
+    still come from the real Keycloak through the endpoints the document names.
+    """
+
+    def __init__(self, port: int, endpoints: dict[str, str]) -> None:
+        self.port = port
+        self.issuer = f"http://127.0.0.1:{port}/realms/unilim"
+        self.document = json.dumps({"issuer": self.issuer, **endpoints}).encode()
+        self._server: http.server.HTTPServer | None = None
+
+    def start(self) -> None:
+        body = self.document
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        http.server.HTTPServer.allow_reuse_address = True
+        self._server = http.server.HTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

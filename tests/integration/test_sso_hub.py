@@ -15,7 +15,7 @@ import pytest
 
 from devenv import keycloak
 
-from .forwarder import Forwarder
+from .forwarder import DiscoveryDocument, Forwarder
 from .hub import SSO_REFRESH_AGE, Hub, error_message
 from .keycloak_admin import (
     PASSWORD,
@@ -233,6 +233,7 @@ def test_admin_group_configured_as_a_keycloak_path_makes_ada_admin(tmp_path: Pat
 # --- Outages, in both orders (issue 10.4) --------------------------------------------
 
 FORWARDED = 18097  # the hub reaches Keycloak's token and userinfo endpoints through here
+DISCOVERY_PORT = 18096
 THROUGH_FORWARDER = f"""
 c.UnilimAuthenticator.token_url = "http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect/token"
 c.UnilimAuthenticator.userdata_url = "http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect/userinfo"
@@ -266,6 +267,12 @@ def test_hub_started_while_the_idp_is_down_keeps_people_in_until_it_is_back(
     tmp_path: Path, platform
 ):
     forwarder = Forwarder(FORWARDED, int(urlparse(keycloak.URL).port or 0))
+    realm = f"http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect"
+    discovery = DiscoveryDocument(DISCOVERY_PORT, {
+        "authorization_endpoint": f"{keycloak.ISSUER}/protocol/openid-connect/auth",
+        "token_endpoint": f"{realm}/token",
+        "userinfo_endpoint": f"{realm}/userinfo",
+    })  # fmt: skip
     forwarder.start()
     hub = Hub(tmp_path, "sso", refresh_age=SSO_REFRESH_AGE, ports=(18220, 18221, 18292))
     try:
@@ -274,15 +281,20 @@ def test_hub_started_while_the_idp_is_down_keeps_people_in_until_it_is_back(
             session = hub.sso_login("noe", PASSWORD).session
             hub.stop()
             forwarder.stop()
-            hub.start(THROUGH_FORWARDER)  # starts while the IdP is down
+            # Starts while the IdP is down: its discovery document and token service too.
+            hub.start(
+                f"{THROUGH_FORWARDER}c.UnilimAuthenticator.oidc_issuer = {discovery.issuer!r}\n"
+            )
             remove_from_group(user_id, "course-info101")
             during = refreshed(hub, session)
             groups_during = set(hub.api("GET", "/users/noe").json()["groups"])
-            forwarder.start()  # back up
+            discovery.start()  # back up
+            forwarder.start()
             after = refreshed(hub, session)
             groups_after = set(hub.api("GET", "/users/noe").json()["groups"])
     finally:
         forwarder.stop()
+        discovery.stop()
         hub.stop()
     assert urlparse(during.url).path == "/hub/home"
     assert groups_during == {"student", "course-info101"}  # the last known, never more
