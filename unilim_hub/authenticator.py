@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import inspect
 import logging
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from jupyterhub.roles import get_default_roles
@@ -28,11 +31,9 @@ from .i18n import negotiate, translate
 from .policy import claims
 from .policy.claims import Refusal
 from .policy.models import COURSE_MANAGE_SCOPE
-from .policy.oidc import discovery_url, endpoints_of
+from .policy.oidc import discovery_url, endpoints_of, issuer_problem
 from .refusals import error_page
 
-# Failures of the IdP itself, as opposed to its answer about a person.
-_UNREACHABLE = 599  # tornado's code for a timeout or a broken connection
 _ROLE_SPECS = {role["name"]: role for role in get_default_roles()}
 
 
@@ -45,18 +46,61 @@ class LoginRefused(Exception):
         self.status = status
 
 
+class IdpUnavailable(LoginRefused):
+    """The IdP does not answer, or answers with a server error: nothing is known about anyone."""
+
+    def __init__(self) -> None:
+        super().__init__(Refusal("login.idp_unreachable"), status=503)
+
+
+class TokenUnusable(Exception):
+    """A token in hand that says nothing: missing, expired or unreadable (never shown: secret)."""
+
+
+def _is_outage(error: HTTPClientError | OSError) -> bool:
+    """A failure of the IdP itself (down, 5xx), as opposed to its answer about a person (4xx)."""
+    return not isinstance(error, HTTPClientError) or error.code >= 500  # 599: no connection
+
+
 def _idp_failure(error: HTTPClientError | OSError) -> LoginRefused:
     """What to tell a person whose login failed on a request to the IdP."""
-    if isinstance(error, HTTPClientError) and error.code < 500 and error.code != _UNREACHABLE:
-        return LoginRefused(Refusal("login.idp_rejected"), status=400)  # e.g. an expired code
-    return LoginRefused(Refusal("login.idp_unreachable"), status=503)
+    if _is_outage(error):
+        return IdpUnavailable()
+    return LoginRefused(Refusal("login.idp_rejected"), status=400)  # e.g. an expired code
+
+
+def _scrubbed(uri: str) -> str:
+    """A request's path without its query: the callback's query holds the authorization code."""
+    path, _, query = uri.partition("?")
+    return f"{path}?[{len(query)} characters withheld]" if query else path
 
 
 class _RefusalPages:
-    """Turns :class:`LoginRefused` into the hub's error page, in the browser's language."""
+    """Turns :class:`LoginRefused` into the hub's error page, in the browser's language.
+
+    Also keeps the request's query out of the hub log: tornado logs every error with the
+    request's full URI, and the callback's holds the authorization code and the state.
+    """
 
     request: Any
     authenticator: UnilimAuthenticator
+
+    def _request_summary(self) -> str:
+        request = self.request
+        return f"{request.method} {_scrubbed(request.uri)} ({request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, web.HTTPError):
+            message = value.log_message or ""
+            if value.args:
+                message %= value.args
+            logging.getLogger("tornado.general").warning(
+                "%d %s: %s", value.status_code, self._request_summary(), message
+            )
+        else:  # without the request's repr, which holds the URI
+            logging.getLogger("tornado.application").error(
+                "Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb)
+            )
 
     def refusal_page(self, refused: LoginRefused) -> web.HTTPError:
         language = negotiate(
@@ -128,8 +172,14 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             for line in str(error).splitlines():
                 self.log.critical(line)
             raise SystemExit(str(error)) from None
+        # Configured names read as claims are ("/hub-admins" -> "hub-admins"): upstream
+        # compares these sets with the groups get_user_groups returns.
+        self.admin_groups = set(self._settings.groups.admin_groups)
+        if self._settings.claims.allowed_groups:
+            self.allowed_groups = set(self._settings.claims.allowed_groups)
         self._discovered = False
         self._discovery: asyncio.Task[None] | None = None
+        self._idp_down_since: float | None = None  # monotonic time of the first failure
         if self.oidc_issuer:
             self._discover_in_background()
 
@@ -152,9 +202,17 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             await self.discover()
 
     async def discover(self) -> None:
-        """Fill the endpoints from the issuer's discovery document, once it answers."""
+        """Fill the endpoints from the issuer's discovery document, once it answers.
+
+        Raises :class:`IdpUnavailable` while it does not answer, or while what it answers
+        cannot be used (the log says why; people read that the SSO is unavailable).
+        """
         if not self.oidc_issuer or self._discovered:
             return
+        insecure = issuer_problem(self.oidc_issuer)
+        if insecure is not None:  # check-config refuses it too; this is the last guard
+            self._log(logging.ERROR, insecure.code, **insecure.params)
+            raise IdpUnavailable()
         url = discovery_url(self.oidc_issuer)
         try:
             document = await self.httpfetch(
@@ -162,11 +220,13 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             )
         except (HTTPClientError, OSError) as error:
             self._log(logging.ERROR, "oidc.unreachable", url=url, error=str(error))
-            raise LoginRefused(Refusal("login.idp_unreachable"), status=503) from None
-        endpoints = endpoints_of(document, self.oidc_issuer, self.client_id)
+            raise IdpUnavailable() from None
+        endpoints = endpoints_of(
+            document, self.oidc_issuer, self.client_id, self.oidc_endpoint_hosts
+        )
         if isinstance(endpoints, Refusal):
             self._log(logging.ERROR, endpoints.code, **endpoints.params)
-            raise LoginRefused(Refusal("login.idp_unreachable"), status=503)
+            raise IdpUnavailable()
         found = {
             "authorize_url": endpoints.authorize_url,
             "token_url": endpoints.token_url,
@@ -183,7 +243,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
         """A hub log line for the admins, in the site's language."""
         self.log.log(level, translate(code, self.default_language, **params))
 
-    # --- Login and refresh ------------------------------------------------------------
+    # --- Login --------------------------------------------------------------------------
 
     async def authenticate(self, handler: Any, data: Any = None, **kwargs: Any) -> Any:
         await self.discover()
@@ -192,46 +252,145 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
         except (HTTPClientError, OSError) as error:
             self._log(logging.WARNING, "log.idp_login_failed", error=str(error))
             raise _idp_failure(error) from None
+        except (TokenUnusable, web.HTTPError) as error:
+            # Upstream's messages here may hold the token response or the ID token itself.
+            status = getattr(error, "status_code", 401)
+            self._log(logging.WARNING, "log.idp_login_failed", error=f"HTTP {status}")
+            raise LoginRefused(Refusal("login.idp_rejected"), status=400) from None
+
+    async def token_to_user(self, token_info: Any) -> Any:
+        """The claims of a token response; a missing, expired or unreadable token says nothing.
+
+        Upstream answers HTTP 500 for an expired ID token (``userdata_from_id_token``) and
+        fails on a missing token response: both only mean "ask again with the refresh token".
+        """
+        if not isinstance(token_info, Mapping) or not token_info.get("access_token"):
+            raise TokenUnusable()
+        try:
+            return await super().token_to_user(token_info)
+        except web.HTTPError:  # its message holds the token: never logged
+            raise TokenUnusable() from None
+
+    # --- Refresh ------------------------------------------------------------------------
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
         """Groups and roles again from the IdP; a person no longer allowed must log in again.
 
-        While the IdP is unreachable, people stay logged in with the groups they had.
+        An expired, missing or unreadable token is renewed with the refresh token, or the
+        person logs in again: never an error page. While the IdP does not answer, people
+        keep the groups of their last refresh for ``idp_outage_grace`` seconds.
         """
+        if not self.enable_auth_state:
+            return True
+        auth_state = await user.get_auth_state()
+        if self.refresh_user_hook is not None:
+            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            if refreshed is not None:
+                return refreshed
+        result: dict[str, Any] | bool = False
         try:
             await self.discover()
-            model = await super().refresh_user(user, handler, **kwargs)
-            if isinstance(model, dict):
-                await self.check_allowed(user.name, model)
+            model = await self._fresh_auth_model(auth_state, handler)
+            if model is None:
+                raise LoginRefused(Refusal("login.idp_rejected"))  # no token works any more
+            if model["name"] != user.name:
+                raise LoginRefused(Refusal("login.renamed"))  # JupyterHub would answer 500
+            await self.check_allowed(user.name, model)
+            result = model
+        except IdpUnavailable:
+            return self._during_outage(user.name, "discovery")
+        except (HTTPClientError, OSError) as error:  # only outages get this far
+            return self._during_outage(user.name, str(error))
         except LoginRefused as refused:
             self._log(logging.INFO, "log.login_again", user=user.name, reason=refused.refusal.code)
-            return False
-        except (HTTPClientError, OSError) as error:
-            self._log(logging.WARNING, "log.refresh_kept", user=user.name, error=str(error))
-            return True
+        self._idp_down_since = None  # the IdP answered
+        return result
+
+    async def _fresh_auth_model(self, auth_state: Any, handler: Any) -> dict[str, Any] | None:
+        """The auth model from the stored token, else from the refresh token; ``None``: log in.
+
+        Raises for an outage (server errors, no connection), which is not the person's doing.
+        """
+        state = auth_state if isinstance(auth_state, Mapping) else {}
+        try:
+            stored: dict[str, Any] = await self._token_to_auth_model(state.get("token_response"))
+            return stored
+        except TokenUnusable:
+            pass
+        except HTTPClientError as error:
+            if _is_outage(error):
+                raise
+            # 4xx: the access token expired or was revoked
+        refresh_token = state.get("refresh_token")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            return None
+        params = self.build_refresh_token_request_params(refresh_token)
+        try:
+            token_info = await self.get_token_info(handler, params)
+            if not token_info.get("refresh_token"):  # some IdPs do not send it again
+                token_info["refresh_token"] = refresh_token
+            model: dict[str, Any] = await self._token_to_auth_model(token_info)
+        except (TokenUnusable, web.HTTPError):
+            return None
+        except HTTPClientError as error:
+            if _is_outage(error):
+                raise
+            return None  # the refresh token expired, or the session ended at the IdP
         return model
+
+    def _during_outage(self, name: str, error: str) -> bool:
+        """Keep the person (with the groups they had) until the outage outlasts the grace."""
+        now = time.monotonic()
+        if self._idp_down_since is None:
+            self._idp_down_since = now
+        if now - self._idp_down_since >= self.idp_outage_grace:
+            self._log(logging.WARNING, "log.outage_logout", user=name, error=error)
+            return False
+        self._log(logging.WARNING, "log.refresh_kept", user=name, error=error)
+        return True
+
+    # --- Claims -------------------------------------------------------------------------
 
     def user_info_to_username(self, user_info: dict[str, Any]) -> str:
         if callable(self.username_claim):
             name = claims.username_from(self.username_claim(user_info), "username_claim")
         else:
-            name = claims.username_from(user_info.get(self.username_claim), self.username_claim)
+            value = claims.claim_at(user_info, self.username_claim)
+            name = claims.username_from(value, self.username_claim)
         if isinstance(name, Refusal):
             message = translate(name.code, self.default_language, **name.params)
             self._log(logging.WARNING, "log.login_refused", reason=message)
             raise LoginRefused(name)
         return name
 
-    def _membership(self, auth_state: dict[str, Any]) -> claims.Membership:
+    async def _membership(self, auth_state: dict[str, Any]) -> claims.Membership:
         user_info = auth_state[self.user_auth_state_key]
-        return claims.membership(user_info, self._settings.claims, self._settings.groups)
+        values = await self._group_values(auth_state)
+        return claims.membership(user_info, self._settings.claims, self._settings.groups, values)
+
+    async def _group_values(self, auth_state: dict[str, Any]) -> tuple[str, object] | None:
+        """The group values at ``auth_state_groups_key`` when the configuration sets it.
+
+        GenericOAuthenticator always has a value (``oauth_user.groups``, from the
+        deprecated ``claim_groups_key``): only a configured one replaces ``groups_claim``.
+        """
+        section = settings.authenticator_section(self.config)
+        if "auth_state_groups_key" not in section and "claim_groups_key" not in section:
+            return None
+        key = self.auth_state_groups_key
+        if callable(key):
+            values = key(auth_state)
+            if inspect.isawaitable(values):
+                values = await values
+            return "auth_state_groups_key", values
+        return key, claims.claim_at(auth_state, key)
 
     async def get_user_groups(self, auth_state: dict[str, Any]) -> set[str]:
-        return set(self._membership(auth_state).groups)
+        return set((await self._membership(auth_state)).groups)
 
     async def update_auth_model(self, auth_model: dict[str, Any]) -> dict[str, Any]:
         """Add the roles: `user`, `admin` for admins, and one per course taught."""
-        groups = self._membership(auth_model["auth_state"]).groups
+        groups = (await self._membership(auth_model["auth_state"])).groups
         admin = bool(auth_model["admin"]) or bool(groups & self.admin_groups)
         roles = [copy.deepcopy(_ROLE_SPECS["user"])]
         if admin:
@@ -254,7 +413,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
     async def check_allowed(self, username: str, auth_model: dict[str, Any] | None) -> bool:
         if await super().check_allowed(username, auth_model):
             return True
-        ignored = self._membership(auth_model["auth_state"]).ignored if auth_model else ()
+        ignored = (await self._membership(auth_model["auth_state"])).ignored if auth_model else ()
         self._log(
             logging.WARNING,
             "log.not_allowed",

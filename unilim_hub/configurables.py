@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from kubespawner import KubeSpawner
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Bool, Dict, HasTraits, Int, List, Unicode, Union
+from traitlets import Bool, Dict, Float, HasTraits, Int, List, Unicode, Union
 from traitlets.config import Configurable
 
 from .policy.checker import AUTHENTICATOR, SITE, SPAWNER
@@ -248,11 +248,38 @@ class AuthenticatorTraits(SettingsSection):
         ClaimRules.groups_claim,
         config=True,
         help="""
-        The claim listing the person's SSO groups (Keycloak's group membership mapper).
-        Keycloak full paths (`/course-info101`) are reduced to the group's name. Only
-        affiliation groups, admin groups, course groups (`UnilimSite.course_prefix`) and
-        teacher groups (`UnilimSite.teacher_prefix`) become JupyterHub groups; others are
-        ignored and logged. Empty: read no groups claim.
+        The claim listing the person's SSO groups (Keycloak's group membership mapper);
+        a dotted name reads a nested claim (`realm_access.roles`). Values are compared
+        exactly, never folded: a Keycloak top-level path `/course-info101` is the group
+        `course-info101`, while nested paths (`/clubs/hub-admins`), other capitals and
+        Unicode look-alikes are other groups. Only affiliation groups, admin groups, course
+        groups (`UnilimSite.course_prefix`) and teacher groups (`UnilimSite.teacher_prefix`)
+        become JupyterHub groups; others are ignored and logged. Empty: read no groups
+        claim. When `auth_state_groups_key` is set, the group values are read there instead.
+        """,
+    )
+
+    oidc_endpoint_hosts = List(
+        Unicode(),
+        config=True,
+        help="""
+        Other hosts than the issuer's that the discovery document may name for the
+        endpoints (e.g. `oauth2.googleapis.com` for Google). Endpoints must be `https://`
+        and on the issuer's host or one of these; otherwise the hub refuses them, since the
+        client secret, the code and the PKCE verifier would travel there. Plain `http://`
+        is accepted only for an `http://` issuer on a loopback address (a test IdP).
+        """,
+    )
+
+    idp_outage_grace = Float(
+        3600.0,
+        config=True,
+        help="""
+        Seconds people stay logged in while the identity provider does not answer (down,
+        or server errors), counted from the first failed refresh. During that time they
+        keep the groups and roles of their last successful refresh, never more; after it,
+        every refresh logs them out (they log in again once the IdP answers). The same
+        holds when the hub starts while the IdP is down. 0: log out at the first failure.
         """,
     )
 

@@ -17,6 +17,7 @@ from .configurables import CONFIGURABLES, AuthenticatorTraits, SettingsSection, 
 from .i18n import describe, translate
 from .policy.config import build_settings
 from .policy.models import COURSE_MANAGE_SCOPE, LANGUAGES, Settings
+from .policy.oidc import endpoint_problem, issuer_problem
 from .policy.problems import Problem
 
 
@@ -61,9 +62,9 @@ def raw_settings(config: Config) -> dict[str, Any]:
         for name, trait in cls.class_own_traits(config=True).items():
             raw[f"{cls.section}.{name}"] = section.get(name, trait.default())
     # Inherited from JupyterHub's Authenticator, and part of how groups are named.
-    raw[f"{AuthenticatorTraits.section}.admin_groups"] = _section(config, AuthenticatorTraits).get(
-        "admin_groups", set()
-    )
+    section = _section(config, AuthenticatorTraits)
+    raw[f"{AuthenticatorTraits.section}.admin_groups"] = section.get("admin_groups", set())
+    raw[f"{AuthenticatorTraits.section}.allowed_groups"] = section.get("allowed_groups")
     return raw
 
 
@@ -101,10 +102,55 @@ def undeclared_scopes(config: Config, settings: Settings) -> Iterator[Problem]:
             )
 
 
+def authenticator_section(config: Config) -> dict[str, Any]:
+    """What the configuration sets for the authenticator (or a class it inherits from)."""
+    return _section(config, AuthenticatorTraits)
+
+
+# Inherited settings whose value would switch off what unilim-hub builds on: the groups
+# and admin rights from claims, the teachers' roles, and the refresh of both.
+_NEEDED_UPSTREAM = {
+    "manage_groups": "config.upstream_manage_groups",
+    "manage_roles": "config.upstream_manage_roles",
+    "enable_auth_state": "config.upstream_auth_state",
+}
+# Where the client secret, the code, the PKCE verifier or the tokens travel.
+_ENDPOINTS = ("authorize_url", "token_url", "userdata_url")
+
+
+def upstream_problems(config: Config) -> Iterator[Problem]:
+    """Inherited OAuthenticator settings unilim-hub cannot honour, and unsafe endpoints."""
+    name = AuthenticatorTraits.section
+    section = authenticator_section(config)
+    for setting, code in _NEEDED_UPSTREAM.items():
+        if section.get(setting, True) is False:
+            yield Problem(f"{name}.{setting}", code, {})
+    if "groups_claim" in section and (
+        "auth_state_groups_key" in section or "claim_groups_key" in section
+    ):
+        yield Problem(f"{name}.auth_state_groups_key", "config.groups_twice", {})
+    issuer = section.get("oidc_issuer", "")
+    if isinstance(issuer, str) and issuer:
+        insecure = issuer_problem(issuer)
+        if insecure is not None:
+            yield Problem(f"{name}.oidc_issuer", insecure.code, dict(insecure.params))
+    for endpoint in _ENDPOINTS:
+        url = section.get(endpoint)
+        if not isinstance(url, str) or not url:
+            continue
+        # Without an issuer, the endpoint is held to the rule of an issuer on its own host.
+        home = issuer if isinstance(issuer, str) and issuer else url
+        unsafe = endpoint_problem(url, home, endpoint, section.get("oidc_endpoint_hosts", ()))
+        if unsafe is None and not (isinstance(issuer, str) and issuer):
+            unsafe = issuer_problem(url)
+        if unsafe is not None:
+            yield Problem(f"{name}.{endpoint}", "oidc.insecure_setting", {"url": url})
+
+
 def check(config: Config) -> tuple[Settings | None, tuple[Problem, ...]]:
     raw = raw_settings(config)
     settings, problems = build_settings(raw)
-    problems = tuple(unknown_settings(config)) + problems
+    problems = tuple(unknown_settings(config)) + problems + tuple(upstream_problems(config))
     if settings is not None:
         problems += tuple(undeclared_scopes(config, settings))
     problems += tuple(_unknown_timezone(raw["UnilimSite.timezone"]))

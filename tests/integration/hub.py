@@ -91,6 +91,7 @@ class Hub:
         self.refresh_age = refresh_age
         self.ports = ports or PORTS[authenticator]  # public, proxy API, hub
         self.token = secrets.token_hex(16)
+        self.crypt_key = secrets.token_hex(32)  # kept across restarts: auth_state survives
         self.url = f"http://{HOST}:{self.ports[0]}"
         self.log_path = workdir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -112,8 +113,8 @@ class Hub:
             "UNILIM_HUB_EXTRA_CONFIG": str(extra),
             # The hub talks to Kubernetes as its own service account, with the chart's RBAC.
             "KUBECONFIG": str(kube.HUB_KUBECONFIG),
-            # auth_state (the SSO tokens) is encrypted with this key.
-            "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+            # auth_state (the SSO tokens) is encrypted with this key, kept across restarts.
+            "JUPYTERHUB_CRYPT_KEY": self.crypt_key,
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(

@@ -70,3 +70,25 @@ def remove_from_group(user_id: str, group: str) -> None:
     matches = _api("GET", "/groups", params={"search": group, "exact": "true"}).json()
     group_id = next(match["id"] for match in matches if match["name"] == group)
     _api("DELETE", f"/users/{user_id}/groups/{group_id}")
+
+
+@contextmanager
+def token_lifespan(seconds: int) -> Iterator[None]:
+    """Access and ID tokens of the hub's client live ``seconds`` (Keycloak's default is 300)."""
+    (client,) = _api("GET", "/clients", params={"clientId": keycloak.CLIENT_ID}).json()
+    attributes = dict(client.get("attributes", {}))
+    before = attributes.get("access.token.lifespan")
+    _api("PUT", f"/clients/{client['id']}", json={**client, "attributes": {
+        **attributes, "access.token.lifespan": str(seconds)}})  # fmt: skip
+    try:
+        yield
+    finally:
+        attributes.pop("access.token.lifespan", None)
+        if before is not None:
+            attributes["access.token.lifespan"] = before
+        _api("PUT", f"/clients/{client['id']}", json={**client, "attributes": attributes})
+
+
+def end_sessions(user_id: str) -> None:
+    """What the identity team does for a stolen account: every session and refresh token ends."""
+    _api("POST", f"/users/{user_id}/logout")

@@ -13,8 +13,17 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from devenv import keycloak
+
+from .forwarder import DiscoveryDocument, Forwarder
 from .hub import SSO_REFRESH_AGE, Hub, error_message
-from .keycloak_admin import PASSWORD, remove_from_group, temporary_user
+from .keycloak_admin import (
+    PASSWORD,
+    end_sessions,
+    remove_from_group,
+    temporary_user,
+    token_lifespan,
+)
 
 # What each demo user of the realm gets: groups, roles, admin.
 DEMO_USERS = {
@@ -75,6 +84,9 @@ def test_user_of_no_allowed_group_gets_the_refusal_page(sso_hub: Hub, language, 
     page = sso_hub.sso_login("eve", language=language).page
 
     assert page.status_code == 403
+    code = parse_qs(urlparse(page.url).query)["code"][0]  # the refused callback's
+    assert code not in sso_hub.log_tail(400)  # a secret: never in the hub log
+    assert "/hub/oauth_callback?[" in sso_hub.log_tail(400)
     assert message in error_message(page)
     assert "Traceback" not in page.text
     assert sso_hub.api("GET", "/users/eve").status_code == 404
@@ -153,3 +165,138 @@ def test_unreachable_identity_provider_gives_a_clear_page(tmp_path: Path, platfo
     )
     assert error_message(english).startswith("The university's login service (SSO) does not answer")
     assert "Traceback" not in french.text
+
+
+# --- A refresh never turns into a 500 (issue 9.2) --------------------------------------
+
+SHORT_LIVED = 10  # seconds an access / ID token lives at Keycloak during these tests
+
+
+def start_hub(tmp_path: Path, ports: tuple[int, int, int], extra: str) -> Hub:
+    hub = Hub(tmp_path, "sso", refresh_age=SSO_REFRESH_AGE, ports=ports)
+    hub.start(extra)
+    return hub
+
+
+def test_expired_id_token_is_renewed_at_refresh_instead_of_a_500(tmp_path: Path, platform):
+    hub = start_hub(
+        tmp_path, (18210, 18211, 18291), "c.UnilimAuthenticator.userdata_from_id_token = True\n"
+    )
+    try:
+        with token_lifespan(SHORT_LIVED):
+            session = hub.sso_login("alice").session
+            time.sleep(SHORT_LIVED + 1)  # the stored ID token has expired
+            page = refreshed(hub, session)
+        assert page.status_code == 200
+        assert urlparse(page.url).path == "/hub/home"
+        assert "Unable to decode id token" not in hub.log_tail(400)
+        assert set(hub.api("GET", "/users/alice").json()["groups"]) == DEMO_USERS["alice"][0]
+    finally:
+        hub.stop()
+
+
+def test_ended_idp_session_means_log_in_again_not_a_500(tmp_path: Path, platform):
+    hub = start_hub(
+        tmp_path, (18210, 18211, 18291), "c.UnilimAuthenticator.userdata_from_id_token = True\n"
+    )
+    try:
+        with temporary_user("ines", ["student"], []) as user_id, token_lifespan(SHORT_LIVED):
+            session = hub.sso_login("ines", PASSWORD).session
+            end_sessions(user_id)  # the refresh token no longer works either
+            time.sleep(SHORT_LIVED + 1)
+            page = refreshed(hub, session)
+        assert page.status_code == 200
+        assert urlparse(page.url).path == "/hub/login"
+    finally:
+        hub.stop()
+
+
+# --- Configured names spelled as Keycloak spells them (issue 9.1) ----------------------
+
+
+def test_admin_group_configured_as_a_keycloak_path_makes_ada_admin(tmp_path: Path, platform):
+    hub = start_hub(
+        tmp_path,
+        (18210, 18211, 18291),
+        'c.UnilimAuthenticator.admin_groups = {"/hub-admins"}\n'
+        'c.UnilimAuthenticator.allowed_groups = {"/staff", "/student"}\n',
+    )
+    try:
+        assert hub.sso_login("ada").page.status_code == 200
+        assert hub.sso_login("tom").page.status_code == 403  # faculty is not allowed here
+        ada = hub.api("GET", "/users/ada").json()
+    finally:
+        hub.stop()
+    assert ada["admin"] is True and "admin" in ada["roles"]
+
+
+# --- Outages, in both orders (issue 10.4) --------------------------------------------
+
+FORWARDED = 18097  # the hub reaches Keycloak's token and userinfo endpoints through here
+DISCOVERY_PORT = 18096
+THROUGH_FORWARDER = f"""
+c.UnilimAuthenticator.token_url = "http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect/token"
+c.UnilimAuthenticator.userdata_url = "http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect/userinfo"
+c.UnilimAuthenticator.idp_outage_grace = 12
+"""
+
+
+def test_idp_going_down_keeps_people_in_then_logs_them_out_after_the_grace(
+    tmp_path: Path, platform
+):
+    forwarder = Forwarder(FORWARDED, int(urlparse(keycloak.URL).port or 0))
+    forwarder.start()
+    hub = start_hub(tmp_path, (18220, 18221, 18292), THROUGH_FORWARDER)
+    try:
+        session = hub.sso_login("alice").session
+        forwarder.stop()  # the IdP goes down
+        during = refreshed(hub, session)
+        groups = set(hub.api("GET", "/users/alice").json()["groups"])
+        time.sleep(12)  # the grace period is over
+        after = refreshed(hub, session)
+    finally:
+        forwarder.stop()
+        hub.stop()
+    assert urlparse(during.url).path == "/hub/home"  # still in, with what was known
+    assert groups == DEMO_USERS["alice"][0]
+    assert urlparse(after.url).path == "/hub/login"
+    assert "must log in again" in hub.log_tail(200)
+
+
+def test_hub_started_while_the_idp_is_down_keeps_people_in_until_it_is_back(
+    tmp_path: Path, platform
+):
+    forwarder = Forwarder(FORWARDED, int(urlparse(keycloak.URL).port or 0))
+    realm = f"http://127.0.0.1:{FORWARDED}/realms/{keycloak.REALM}/protocol/openid-connect"
+    discovery = DiscoveryDocument(DISCOVERY_PORT, {
+        "authorization_endpoint": f"{keycloak.ISSUER}/protocol/openid-connect/auth",
+        "token_endpoint": f"{realm}/token",
+        "userinfo_endpoint": f"{realm}/userinfo",
+    })  # fmt: skip
+    forwarder.start()
+    hub = Hub(tmp_path, "sso", refresh_age=SSO_REFRESH_AGE, ports=(18220, 18221, 18292))
+    try:
+        with temporary_user("noe", ["student", "course-info101"], []) as user_id:
+            hub.start(THROUGH_FORWARDER)
+            session = hub.sso_login("noe", PASSWORD).session
+            hub.stop()
+            forwarder.stop()
+            # Starts while the IdP is down: its discovery document and token service too.
+            hub.start(
+                f"{THROUGH_FORWARDER}c.UnilimAuthenticator.oidc_issuer = {discovery.issuer!r}\n"
+            )
+            remove_from_group(user_id, "course-info101")
+            during = refreshed(hub, session)
+            groups_during = set(hub.api("GET", "/users/noe").json()["groups"])
+            discovery.start()  # back up
+            forwarder.start()
+            after = refreshed(hub, session)
+            groups_after = set(hub.api("GET", "/users/noe").json()["groups"])
+    finally:
+        forwarder.stop()
+        discovery.stop()
+        hub.stop()
+    assert urlparse(during.url).path == "/hub/home"
+    assert groups_during == {"student", "course-info101"}  # the last known, never more
+    assert urlparse(after.url).path == "/hub/home"
+    assert groups_after == {"student"}  # refreshed as soon as the IdP answers

@@ -8,13 +8,14 @@ from traitlets.config import Config
 from unilim_hub import settings
 from unilim_hub.policy.claims import (
     Refusal,
+    claim_at,
     membership,
     normalise_username,
     teacher_roles,
     username_from,
 )
 from unilim_hub.policy.models import ClaimRules, GroupNaming
-from unilim_hub.policy.oidc import Endpoints, discovery_url, endpoints_of
+from unilim_hub.policy.oidc import Endpoints, discovery_url, endpoints_of, issuer_problem
 
 NAMING = GroupNaming(admin_groups=frozenset({"hub-admins"}))
 RULES = ClaimRules()
@@ -31,14 +32,43 @@ def groups_of(claims: dict, rules: ClaimRules = RULES) -> set[str]:
     ("claims", "username"),
     [
         ({"preferred_username": "alice"}, "alice"),
-        ({"preferred_username": " Jean.Dupont "}, "jean.dupont"),
         ({"preferred_username": ["jdupont01"]}, "jdupont01"),  # CAS sends lists
-        ({"preferred_username": "ｊｄｕｐｏｎｔ"}, "jdupont"),  # full-width letters (NFKC)
         ({"preferred_username": "jean-dupont@unilim.fr"}, "jean-dupont@unilim.fr"),
     ],
 )
-def test_username_is_normalised(claims, username):
+def test_username_is_the_one_the_idp_sends(claims, username):
     assert username_from(claims.get("preferred_username"), "preferred_username") == username
+
+
+# Issue 9.4: each of these folded into an existing user's name (same server, home, S3 prefix).
+@pytest.mark.parametrize(
+    ("value", "existing"),
+    [
+        ("ｊｅａｎ.ｄｕｐｏｎｔ", "jean.dupont"),  # full-width letters
+        ("ﬁlip", "filip"),  # a ligature
+        ("Jean.Dupont", "jean.dupont"),  # capitals
+        (" jean.dupont ", "jean.dupont"),  # surrounding spaces
+        ("𝐣𝐞𝐚𝐧.𝐝𝐮𝐩𝐨𝐧𝐭", "jean.dupont"),  # mathematical bold letters
+        ("jean\u200b.dupont", "jean.dupont"),  # a zero-width space
+    ],
+)
+def test_look_alike_username_is_refused_instead_of_logging_in_as_another(value, existing):
+    assert normalise_username(existing) == existing
+    refusal = normalise_username(value)
+    assert isinstance(refusal, Refusal) and refusal.code == "login.invalid_username"
+
+
+LOOK_ALIKES = st.text(
+    alphabet=st.sampled_from("abcdefjilnpu.-_@ ABJＡｊｅﬁℓⅰ\u0130\u0131\u200b\u00e9e\u0301"),
+    max_size=12,
+)
+
+
+@given(LOOK_ALIKES, LOOK_ALIKES)
+def test_two_distinct_usernames_never_become_one_hub_user(first, second):
+    one, other = normalise_username(first), normalise_username(second)
+    if first != second and isinstance(one, str) and isinstance(other, str):
+        assert one != other
 
 
 @pytest.mark.parametrize(
@@ -89,9 +119,9 @@ def test_a_username_is_either_safe_or_refused(value):
          {"faculty", "teacher-info101"}),
         ({"groups": ["staff", "hub-admins"]}, {"staff", "hub-admins"}),
         ({"groups": ["alumni"], "affiliation": ["alum"]}, set()),
-        # Keycloak full paths, nested groups, upper case
+        # Keycloak top-level paths are the group; nested paths and other capitals are not
         ({"groups": ["/student", "/courses/course-stat202", "/Course-INFO101/"]},
-         {"student", "course-stat202", "course-info101"}),
+         {"student"}),
         # affiliations alone, scoped values (eduPersonScopedAffiliation)
         ({"affiliation": ["student@unilim.fr", "member@unilim.fr"]}, {"student"}),
         # a single value instead of a list
@@ -265,3 +295,257 @@ def test_declared_custom_scope_is_accepted():
         "UnilimAuthenticator": {"teacher_scopes": ["custom:grades:read!group={course_group}"]},
     }
     assert problems_of(config) == {}
+
+
+# --- Exact group names: nothing folded (issues 9.1 and 10.1) ---------------------------
+
+PRIVILEGED = GroupNaming(admin_groups=frozenset({"hub-admins"}))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/clubs/hub-admins",  # a nested group anyone managing /clubs can create
+        "ｈｕｂ－ａｄｍｉｎｓ",  # full-width
+        "ʰub-admins",  # a modifier letter
+        "HUB-ADMINS",  # other capitals
+        "hub-admins ",  # a trailing space
+        "/hub-admins/",  # not a Keycloak path
+        "hub-admins\u200b",  # a zero-width space
+    ],
+)
+def test_group_elsewhere_in_the_idp_or_a_look_alike_does_not_make_an_admin(value):
+    assert "hub-admins" not in membership({"groups": [value]}, RULES, PRIVILEGED).groups
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/student-clubs/robotics/teacher-info101",
+        "/courses/course-info101",
+        "Teacher-info101",
+        "teacher-ｉｎｆｏ101",
+        "/teacher-INFO101",
+    ],
+)
+def test_nested_or_look_alike_course_groups_give_no_course_and_no_teacher_role(value):
+    groups = membership({"groups": [value]}, RULES, PRIVILEGED).groups
+    assert groups == frozenset()
+    assert teacher_roles(groups, RULES, PRIVILEGED) == ()
+
+
+def test_top_level_keycloak_path_and_plain_name_are_the_same_group():
+    for value in ("/hub-admins", "hub-admins"):
+        assert membership({"groups": [value]}, RULES, PRIVILEGED).groups == {"hub-admins"}
+
+
+def test_capitals_are_kept_so_a_configured_capitalised_group_matches_only_itself():
+    naming = GroupNaming(admin_groups=frozenset({"Hub-Admins"}))
+    assert membership({"groups": ["/Hub-Admins"]}, RULES, naming).groups == {"Hub-Admins"}
+    assert membership({"groups": ["hub-admins", "HUB-ADMINS"]}, RULES, naming).groups == set()
+
+
+group_values = st.one_of(
+    st.text(max_size=30),
+    st.builds(
+        lambda prefix, name, suffix: prefix + name + suffix,
+        st.sampled_from(["", "/", "/clubs/", "//", " ", "/x/y/"]),
+        st.sampled_from(
+            ["hub-admins", "HUB-ADMINS", "ｈｕｂ－ａｄｍｉｎｓ", "ʰub-admins", "teacher-info101",
+             "course-info101", "Course-info101", "teacher-ｉｎｆｏ101", "course-ﬁ", "student"]
+        ),
+        st.sampled_from(["", "/", " ", "\u200b", "\n", "x"]),
+    ),
+)  # fmt: skip
+
+
+@given(st.lists(group_values, max_size=5))
+def test_no_privileged_role_for_a_value_that_is_not_exactly_a_configured_group(values):
+    groups = membership({"groups": values}, RULES, PRIVILEGED).groups
+    for group in groups:
+        # Only the value itself, or its Keycloak top-level path, names a group.
+        assert group in values or f"/{group}" in values
+    admin = "hub-admins" in groups
+    assert admin == any(value in {"hub-admins", "/hub-admins"} for value in values)
+    for role in teacher_roles(groups, RULES, PRIVILEGED):
+        assert role.name in values or f"/{role.name}" in values
+
+
+# --- Claims at a dotted path (issue 9.3) --------------------------------------------
+
+
+def test_groups_claim_at_a_dotted_path_is_read():
+    rules = ClaimRules(groups_claim="realm_access.roles")
+    assert groups_of({"realm_access": {"roles": ["staff"]}}, rules) == {"staff"}
+
+
+def test_claim_whose_name_holds_dots_is_read_as_it_is():
+    claims = {"https://unilim.fr/groups": ["faculty"], "https://unilim": {"fr/groups": ["x"]}}
+    assert claim_at(claims, "https://unilim.fr/groups") == ["faculty"]
+    assert claim_at({"a": {"b": 1}}, "a.b.c") is None
+    assert claim_at({"a": ["b"]}, "a.0") is None
+
+
+def test_group_values_from_auth_state_groups_key_are_read_by_the_same_rule():
+    result = membership(
+        {}, RULES, PRIVILEGED, ("oauth_user.realm_access.roles", ["staff", "/clubs/hub-admins"])
+    )
+    assert result.groups == {"staff"}
+    assert result.ignored == ("oauth_user.realm_access.roles=/clubs/hub-admins",)
+
+
+# --- Endpoints that would leak secrets (issue 10.3) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("token_endpoint", "http://sso.example.org/realms/unilim/token"),  # in clear
+        ("authorization_endpoint", "https://evil.example.net/auth"),  # another host
+        ("userinfo_endpoint", "http://127.0.0.1:8080/userinfo"),  # http under https
+        ("end_session_endpoint", "http://sso.example.org/logout"),
+    ],
+)
+def test_discovery_naming_an_insecure_endpoint_is_refused(endpoint, url):
+    refusal = endpoints_of({**DOCUMENT, endpoint: url}, ISSUER, "unilim-hub")
+    assert refusal == Refusal(
+        "oidc.insecure_endpoint", {"issuer": ISSUER, "endpoint": endpoint, "url": url}
+    )
+
+
+def test_endpoint_on_a_host_the_configuration_names_is_accepted():
+    document = {**DOCUMENT, "token_endpoint": "https://oauth2.example.com/token"}
+    endpoints = endpoints_of(document, ISSUER, "unilim-hub", ("oauth2.example.com",))
+    assert isinstance(endpoints, Endpoints)
+    assert endpoints.token_url == "https://oauth2.example.com/token"
+
+
+def test_loopback_test_idp_over_http_is_accepted_and_only_on_loopback():
+    issuer = "http://127.0.0.1:18080/realms/unilim"
+    document = {key: value.replace(ISSUER, issuer) for key, value in DOCUMENT.items()}
+    assert isinstance(endpoints_of(document, issuer, "c"), Endpoints)
+    leaking = {**document, "token_endpoint": "http://sso.example.org/token"}
+    assert endpoints_of(leaking, issuer, "c").code == "oidc.insecure_endpoint"
+
+
+@pytest.mark.parametrize(
+    ("issuer", "insecure"),
+    [
+        ("https://sso.example.org/realms/unilim", False),
+        ("http://127.0.0.1:18080/realms/unilim", False),
+        ("http://[::1]:18080/realms/unilim", False),
+        ("http://localhost:18080/realms/unilim", False),
+        ("http://sso.example.org/realms/unilim", True),
+        ("http://127.0.0.1.example.org/realms/unilim", True),
+        ("ftp://sso.example.org", True),
+    ],
+)
+def test_only_https_or_a_loopback_issuer_is_accepted(issuer, insecure):
+    assert (issuer_problem(issuer) is not None) is insecure
+
+
+@pytest.mark.parametrize(
+    ("end_session", "expected"),
+    [
+        (f"{ISSUER}/logout?x=1", f"{ISSUER}/logout?x=1&client_id=unilim-hub"),
+        (f"{ISSUER}/logout?next=a%20b&x", f"{ISSUER}/logout?next=a+b&x=&client_id=unilim-hub"),
+    ],
+)
+def test_logout_url_keeps_the_endpoints_own_query(end_session, expected):
+    endpoints = endpoints_of(
+        {**DOCUMENT, "end_session_endpoint": end_session}, ISSUER, "unilim-hub"
+    )
+    assert endpoints.logout_url == expected
+
+
+# --- Configured group names read as claims are (issue 9.1) --------------------------
+
+
+@pytest.mark.parametrize("spelling", [["/hub-admins"], ["hub-admins"]])
+def test_admin_group_spelled_as_a_keycloak_path_is_the_group_claims_give(spelling):
+    loaded, problems = settings.check(Config({"UnilimAuthenticator": {"admin_groups": spelling}}))
+    assert problems == ()
+    assert loaded.groups.admin_groups == {"hub-admins"}
+
+
+def test_every_setting_naming_a_group_accepts_the_keycloak_path_spelling():
+    loaded, problems = settings.check(
+        Config({
+            "UnilimSite": {"affiliation_groups": ["/student", "staff"]},
+            "UnilimAuthenticator": {"allowed_groups": ["/student", "/course-info101"]},
+            "UnilimSpawner": {"group_quotas": {"/student": {"servers": 10}}},
+        })
+    )  # fmt: skip
+    assert problems == ()
+    assert loaded.groups.affiliations == {"student", "staff"}
+    assert loaded.claims.allowed_groups == {"student", "course-info101"}
+    assert set(loaded.quotas) == {"student"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "key", "code", "suggestion"),
+    [
+        ({"UnilimAuthenticator": {"admin_groups": ["ｈｕｂ－ａｄｍｉｎｓ"]}},
+         "UnilimAuthenticator.admin_groups['ｈｕｂ－ａｄｍｉｎｓ']", "group.never_matches",
+         "hub-admins"),
+        ({"UnilimAuthenticator": {"admin_groups": ["/staff/hub-admins"]}},
+         "UnilimAuthenticator.admin_groups['/staff/hub-admins']", "group.nested_path", "-"),
+        ({"UnilimAuthenticator": {"allowed_groups": ["studnet"]}},
+         "UnilimAuthenticator.allowed_groups['studnet']", "group.unknown", "student"),
+        ({"UnilimAuthenticator": {"allowed_groups": ["/clubs/student"]}},
+         "UnilimAuthenticator.allowed_groups['/clubs/student']", "group.nested_path", "-"),
+        ({"UnilimSpawner": {"group_quotas": {"student ": {"servers": 1}}}},
+         "UnilimSpawner.group_quotas['student ']", "group.never_matches", "student"),
+        ({"UnilimSite": {"affiliation_groups": ["ﬁnance"]}},
+         "UnilimSite.affiliation_groups['ﬁnance']", "group.never_matches", "finance"),
+        ({"UnilimSite": {"course_prefix": "/cours/"}},
+         "UnilimSite.course_prefix", "group.nested_path", "-"),
+    ],
+)  # fmt: skip
+def test_configured_group_name_that_can_never_match_is_refused_with_the_spelling(
+    setting, key, code, suggestion
+):
+    _, problems = settings.check(Config(setting))
+    found = {problem.key: problem for problem in problems}
+    assert found[key].code == code
+    assert found[key].params.get("suggestion", "") == suggestion
+
+
+# --- Inherited settings unilim-hub cannot honour (issue 9.3) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("authenticator", "key", "code"),
+    [
+        ({"manage_groups": False}, "UnilimAuthenticator.manage_groups",
+         "config.upstream_manage_groups"),
+        ({"manage_roles": False}, "UnilimAuthenticator.manage_roles",
+         "config.upstream_manage_roles"),
+        ({"enable_auth_state": False}, "UnilimAuthenticator.enable_auth_state",
+         "config.upstream_auth_state"),
+        ({"groups_claim": "groups", "auth_state_groups_key": "oauth_user.realm_access.roles"},
+         "UnilimAuthenticator.auth_state_groups_key", "config.groups_twice"),
+        ({"oidc_issuer": "http://sso.example.org/realms/unilim"},
+         "UnilimAuthenticator.oidc_issuer", "oidc.insecure_issuer"),
+        ({"oidc_issuer": ISSUER, "token_url": "http://sso.example.org/token"},
+         "UnilimAuthenticator.token_url", "oidc.insecure_setting"),
+        ({"userdata_url": "http://sso.example.org/userinfo"},
+         "UnilimAuthenticator.userdata_url", "oidc.insecure_setting"),
+    ],
+)  # fmt: skip
+def test_inherited_setting_that_would_be_ignored_or_unsafe_is_reported(authenticator, key, code):
+    assert problems_of({"UnilimAuthenticator": authenticator}) == {key: code}
+
+
+def test_inherited_setting_on_the_base_class_is_reported_too():
+    assert problems_of({"GenericOAuthenticator": {"manage_groups": False}}) == {
+        "UnilimAuthenticator.manage_groups": "config.upstream_manage_groups"
+    }
+
+
+def test_claim_value_with_a_newline_cannot_forge_a_log_line():
+    forged = "alumni\nINFO Login of ada as admin"
+    result = membership({"groups": [forged]}, RULES, NAMING)
+    assert result.ignored == ("groups=alumni\\nINFO Login of ada as admin",)
+    refusal = normalise_username("eve\r\nadmin")
+    assert refusal.params["username"] == "eve\\r\\nadmin"

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 REPO = Path(__file__).parents[2]
@@ -74,3 +75,41 @@ def test_a_config_file_that_does_not_run_is_reported(tmp_path):
     result = check_config(path)
     assert result.returncode == 2
     assert "cannot read the configuration" in result.stderr
+
+
+def values(tmp_path, authenticator: dict) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump({"hub": {"config": {"UnilimAuthenticator": authenticator}}}))
+    return path
+
+
+def test_admin_group_spelled_as_a_keycloak_path_is_valid(tmp_path):
+    result = check_config(values(tmp_path, {"admin_groups": ["/hub-admins"]}))
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [("en", "Spelling that would match: hub-admins."),
+     ("fr", "Orthographe qui correspondrait : hub-admins.")],
+)  # fmt: skip
+def test_admin_group_no_claim_can_produce_is_refused_with_the_matching_spelling(
+    tmp_path, lang, said
+):
+    result = check_config(values(tmp_path, {"admin_groups": ["ｈｕｂ－ａｄｍｉｎｓ"]}), lang)
+    assert result.returncode == 1
+    assert "UnilimAuthenticator.admin_groups['ｈｕｂ－ａｄｍｉｎｓ']" in result.stdout
+    assert said in result.stdout
+
+
+def test_allowed_groups_are_checked_too(tmp_path):
+    result = check_config(values(tmp_path, {"allowed_groups": ["/staff/student"]}))
+    assert result.returncode == 1
+    assert "UnilimAuthenticator.allowed_groups['/staff/student']" in result.stdout
+    assert "nested group path" in result.stdout
+
+
+def test_groups_at_a_dotted_path_are_valid_and_an_ignored_setting_is_reported(tmp_path):
+    assert check_config(values(tmp_path, {"groups_claim": "realm_access.roles"})).returncode == 0
+    result = check_config(values(tmp_path, {"manage_groups": False}))
+    assert result.returncode == 1 and "UnilimAuthenticator.manage_groups" in result.stdout

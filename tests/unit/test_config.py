@@ -212,3 +212,19 @@ def test_the_hub_refuses_to_load_a_bad_configuration(example):
         settings.load(Config(example))
     assert "UnilimSpawner.home_size" in str(error.value)
     assert "ne peut pas démarrer" in str(error.value)  # the site's default language
+
+
+def test_catalog_groups_spelled_as_keycloak_paths_name_the_groups_claims_give(example):
+    spawner(example)["profile_catalog"][0]["groups"] = ["/student", "/course-info101"]
+    loaded, problems = settings.check(Config(example))
+    assert problems == ()
+    assert loaded.catalog[0].groups == {"student", "course-info101"}
+
+
+def test_catalog_group_that_no_claim_can_produce_is_refused_with_the_spelling(example):
+    spawner(example)["profile_catalog"][0]["groups"] = ["ｓｔｕｄｅｎｔ", "/clubs/student"]
+    _, problems = settings.check(Config(example))
+    found = {problem.key: problem for problem in problems}
+    first = found["UnilimSpawner.profile_catalog[0].groups[0]"]
+    assert (first.code, first.params["suggestion"]) == ("group.never_matches", "student")
+    assert found["UnilimSpawner.profile_catalog[0].groups[1]"].code == "group.nested_path"

@@ -14,7 +14,7 @@ import yaml
 from traitlets.config import Config
 
 from unilim_hub import settings
-from unilim_hub.policy import quantities
+from unilim_hub.policy import claims, quantities
 from unilim_hub.policy.models import GroupNaming
 from unilim_hub.policy.problems import InvalidValue
 
@@ -27,6 +27,10 @@ def _example() -> dict:
 
 def _set_room_label(c: dict) -> None:
     c["UnilimSpawner"]["rooms"][0]["node_selector"] = {"topology.kubernetes.io/zone": "salle-a\n"}
+
+
+def _set_room_label_key(c: dict) -> None:
+    c["UnilimSpawner"]["rooms"][0]["node_selector"] = {"topology.kubernetes.io/zone\n": "salle-a"}
 
 
 def _set_tag(c: dict) -> None:
@@ -45,6 +49,7 @@ def _set_endpoint(c: dict) -> None:
     ("change", "key"),
     [
         (_set_room_label, "UnilimSpawner.rooms[0].node_selector"),
+        (_set_room_label_key, "UnilimSpawner.rooms[0].node_selector"),
         (_set_tag, "UnilimSpawner.profile_catalog[0].tags"),
         (_set_image, "UnilimSpawner.profile_catalog[0].image"),
         (_set_endpoint, "UnilimSpawner.s3_endpoint"),
@@ -57,9 +62,15 @@ def test_check_config_refuses_a_setting_ending_with_a_line_break(change, key: st
     assert any(problem.key.startswith(key) for problem in problems), problems
 
 
-def test_a_group_with_a_line_break_is_no_course() -> None:
+def test_a_group_with_a_line_break_is_no_course_and_gives_no_teacher_role() -> None:
     assert GroupNaming().course_of("course-info101\n") is None
     assert GroupNaming().taught_course_of("teacher-info101\n") is None
+    rules = claims.ClaimRules()
+    assert claims.teacher_roles(frozenset({"teacher-info101\n"}), rules, GroupNaming()) == ()
+
+
+def test_a_username_with_a_line_break_is_refused() -> None:
+    assert isinstance(claims.normalise_username("alice\n"), claims.Refusal)
 
 
 @pytest.mark.parametrize(

@@ -111,11 +111,13 @@ def _groups(
     if not isinstance(raw, list | tuple):
         check.add(f"{key}.groups", "value.not_list", value=repr(raw))
         return frozenset()
-    for index, group in enumerate(raw):
-        check.known_group(groups, f"{key}.groups[{index}]", str(group))
+    names = [
+        check.known_group(groups, f"{key}.groups[{index}]", group)
+        for index, group in enumerate(raw)
+    ]
     if not raw and not fields.get("course_only", False):
         check.add(f"{key}.groups", "profile.no_groups")
-    return frozenset(str(group) for group in raw)
+    return frozenset(names)
 
 
 def _flag(check: Checker, key: str, raw: object) -> bool:

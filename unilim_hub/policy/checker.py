@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from .group_names import group_name, matching_spelling
 from .models import LANGUAGES, GroupNaming, Text
 from .problems import InvalidValue, Problem
 
@@ -51,8 +52,30 @@ class Checker:
             self.add(f"{key}.{name}", "key.missing")
         return raw
 
-    def known_group(self, groups: GroupNaming, key: str, group: str) -> None:
-        """Flag a group name that SSO never produces: most often a typo."""
+    def group(self, key: str, value: object) -> str | None:
+        """A configured group name read by the rule that reads claims, or ``None`` (reported).
+
+        ``"/hub-admins"`` -> ``"hub-admins"``; a name no claim can ever produce (a nested
+        path, look-alike characters, spaces) is reported with the spelling that would match.
+        """
+        name = group_name(value)
+        if name is None:
+            text = str(value)
+            nested = isinstance(value, str) and "/" in value.removeprefix("/")
+            self.add(
+                key,
+                "group.nested_path" if nested else "group.never_matches",
+                group=text,
+                suggestion=matching_spelling(text) or "-",
+            )
+        return name
+
+    def known_group(self, groups: GroupNaming, key: str, group: object) -> str:
+        """The group's name as claims give it; flags one SSO never produces (most often a typo)."""
+        name = self.group(key, group)
+        if name is None:
+            return str(group)
+        group = name
         if not groups.is_known(group):
             known = ", ".join(sorted(groups.affiliations | groups.admin_groups))
             self.add(
@@ -64,6 +87,7 @@ class Checker:
                 teacher_prefix=groups.teacher_prefix,
                 suggestion=_closest(group, groups.affiliations | groups.admin_groups),
             )
+        return group
 
     def items(self, key: str, raw: object) -> list[tuple[str, object]]:
         """The entries of a list setting, each with its key (``key[0]``)."""

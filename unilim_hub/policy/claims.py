@@ -4,6 +4,12 @@ The claims are whatever the identity provider sends (Keycloak, Apereo CAS, ...):
 be missing, hold a string where a list was expected, or carry odd values. Nothing here raises
 for that: a username that cannot be used is a :class:`Refusal`, and group values that map to
 nothing are listed in :attr:`Membership.ignored` for the hub log.
+
+Nothing is folded. Two distinct values the IdP sends never become one username or one group:
+case, Unicode look-alikes (full-width letters, ligatures, modifier letters) and the place of a
+group in the IdP's tree all stay distinct, so a group someone creates elsewhere in the realm
+(``/clubs/hub-admins``, ``ＨＵＢ－ＡＤＭＩＮＳ``) never grants the rights of ``hub-admins``.
+What cannot be used as it is, is refused (a username) or ignored and logged (a group).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .checker import AUTHENTICATOR, Checker, Raw
+from .group_names import group_name
 from .models import ClaimRules, GroupNaming
 
 # Lower-case ASCII letters, digits and . _ @ -, starting and ending with a letter or digit:
@@ -50,6 +57,21 @@ class RoleGrant:
     scopes: tuple[str, ...]
 
 
+def claim_at(claims: Mapping[str, object], name: str) -> object:
+    """The value of claim ``name``, following a dotted path (``realm_access.roles``).
+
+    A claim whose own name holds dots (``https://example.org/groups``) is read as it is.
+    """
+    if name in claims:
+        return claims[name]
+    value: object = claims
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
 def username_from(value: object, claim: str) -> str | Refusal:
     """The normalised username from the value of ``claim``, or why it cannot be used."""
     if isinstance(value, list) and len(value) == 1:
@@ -60,24 +82,38 @@ def username_from(value: object, claim: str) -> str | Refusal:
 
 
 def normalise_username(value: str) -> str | Refusal:
-    """``" Jean.Dupont "`` -> ``"jean.dupont"``; names that are not safe everywhere are refused."""
-    name = unicodedata.normalize("NFKC", value).strip().lower()
-    if _USERNAME.match(name):
-        return name
+    """The username as the IdP sends it, when it is safe everywhere; otherwise a refusal.
+
+    Nothing is folded (no lower-casing, no Unicode normalisation, no trimming): folding
+    would make ``ｊｅａｎ.ｄｕｐｏｎｔ``, ``Jean.Dupont`` and ``jean.dupont`` one hub user, with
+    one server, one home and one S3 prefix. Keycloak sends usernames in lower case.
+    """
+    if _USERNAME.match(value):
+        return value
     return Refusal("login.invalid_username", {"username": _shown(value)})
 
 
-def membership(claims: Mapping[str, object], rules: ClaimRules, naming: GroupNaming) -> Membership:
-    """The groups of a person: affiliations, courses, courses taught and admin groups."""
+def membership(
+    claims: Mapping[str, object],
+    rules: ClaimRules,
+    naming: GroupNaming,
+    group_values: tuple[str, object] | None = None,
+) -> Membership:
+    """The groups of a person: affiliations, courses, courses taught and admin groups.
+
+    ``group_values`` is ``(where, values)`` when the group values come from elsewhere than
+    the groups claim (``auth_state_groups_key``); ``where`` names them in the log.
+    """
+    where, values = group_values or (rules.groups_claim, claim_at(claims, rules.groups_claim))
     groups: set[str] = set()
     ignored: list[str] = []
-    for value in _values(claims.get(rules.groups_claim)):
-        group = _group_name(value)
-        if group and naming.is_known(group):
+    for value in _values(values):
+        group = group_name(value)
+        if group is not None and naming.is_known(group):
             groups.add(group)
         else:
-            ignored.append(f"{rules.groups_claim}={_shown(value)}")
-    for value in _values(claims.get(rules.affiliation_claim)):
+            ignored.append(f"{where}={_shown(value)}")
+    for value in _values(claim_at(claims, rules.affiliation_claim)):
         group = _affiliation_group(value, rules, naming)
         if group:
             groups.add(group)
@@ -113,14 +149,6 @@ def _values(claim: object) -> Iterator[object]:
         yield claim
 
 
-def _group_name(value: object) -> str | None:
-    """``"/course-info101"`` (a Keycloak full path) -> ``"course-info101"``; non-text -> None."""
-    if not isinstance(value, str):
-        return None
-    name = unicodedata.normalize("NFKC", value).strip().rstrip("/").rsplit("/", 1)[-1]
-    return name.lower() or None
-
-
 def _affiliation_group(value: object, rules: ClaimRules, naming: GroupNaming) -> str | None:
     """``"student"`` or the scoped ``"student@unilim.fr"`` -> the affiliation's group, if any."""
     if not isinstance(value, str):
@@ -131,8 +159,18 @@ def _affiliation_group(value: object, rules: ClaimRules, naming: GroupNaming) ->
 
 
 def _shown(value: object) -> str:
+    """A claim value as logs and pages show it: cut, and with control characters escaped.
+
+    A newline in a claim value would otherwise forge a line of the hub log.
+    """
     text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
+    cut = text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char).startswith("C")
+        else char
+        for char in cut
+    )
 
 
 def parse_claim_rules(check: Checker, raw: Raw, naming: GroupNaming) -> ClaimRules:
@@ -152,6 +190,21 @@ def parse_claim_rules(check: Checker, raw: Raw, naming: GroupNaming) -> ClaimRul
         affiliation_claim=claim("affiliation_claim"),
         affiliation_map=_affiliation_map(check, raw, naming),
         teacher_scopes=_teacher_scopes(check, raw, defaults.teacher_scopes),
+        allowed_groups=_allowed_groups(check, raw, naming),
+    )
+
+
+def _allowed_groups(check: Checker, raw: Raw, naming: GroupNaming) -> frozenset[str]:
+    """``allowed_groups``, read as claims are; each must be a group the SSO login produces."""
+    key = f"{AUTHENTICATOR}.allowed_groups"
+    value = raw.get(key)
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list | tuple | set | frozenset):
+        check.add(key, "value.not_list", value=repr(value))
+        return frozenset()
+    return frozenset(
+        check.known_group(naming, f"{key}[{group!r}]", group) for group in sorted(value, key=str)
     )
 
 

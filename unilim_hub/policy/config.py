@@ -61,7 +61,9 @@ def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
         if not isinstance(value, list | tuple | set | frozenset):
             check.add(key, "value.not_list", value=repr(value))
             return frozenset()
-        return frozenset(str(name) for name in value)
+        # Read as claims are, so that "/hub-admins" names the group a claim gives.
+        found = (check.group(f"{key}[{name!r}]", name) for name in sorted(value, key=str))
+        return frozenset(name for name in found if name is not None)
 
     prefixes = {}
     for name in ("course_prefix", "teacher_prefix"):
@@ -71,7 +73,9 @@ def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
         if not isinstance(value, str) or not value:
             check.add(key, "value.empty")
             value = default
-        prefixes[name] = value
+        elif check.group(key, value) is None:  # a prefix no claim can start with
+            value = default
+        prefixes[name] = value.removeprefix("/")
     return GroupNaming(
         affiliations=names(f"{SITE}.affiliation_groups") or GroupNaming().affiliations,
         admin_groups=names(f"{AUTHENTICATOR}.admin_groups"),

@@ -157,6 +157,8 @@ class ClaimRules:
     # Scopes of a teacher's role for one course: ``{course}`` is the course code,
     # ``{course_group}`` the course group's name.
     teacher_scopes: tuple[str, ...] = (COURSE_MANAGE_SCOPE + "!group={course_group}",)
+    # Groups whose members may log in; empty: the affiliation groups.
+    allowed_groups: frozenset[str] = frozenset()
 
 
 _COURSE_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")

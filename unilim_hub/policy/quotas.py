@@ -26,9 +26,9 @@ def parse_quotas(check: Checker, groups: GroupNaming, raw: object) -> Mapping[st
         check.add(key, "value.not_mapping", value=repr(raw))
         return {}
     quotas = {}
-    for group, item in raw.items():
-        item_key = f"{key}[{group!r}]"
-        check.known_group(groups, item_key, str(group))
+    for spelled, item in raw.items():
+        item_key = f"{key}[{spelled!r}]"
+        group = check.known_group(groups, item_key, spelled)
         fields = check.fields(item_key, item, set(), set(QUOTA_FIELDS))
         if fields is None:
             continue
