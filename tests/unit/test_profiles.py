@@ -136,8 +136,11 @@ def test_sizes_above_the_charged_groups_ceiling_are_not_offered(example):
     student = {"student": course(**{"quota.server_mem_limit": "2G"})}
     (python, _r) = visible({"student"}, student, example, TODAY)
     assert [size.slug for size in python.sizes] == ["standard"]
-    # A higher-priority group's ceiling wins over the student one.
+    # The most generous ceiling among the groups that set it wins, field by field (issue 10.2:
+    # the student's 4-CPU ceiling of the example stands until staff sets a CPU ceiling too).
     staff = student | {"staff": course(**{"quota.server_mem_limit": "16G", "quota.priority": "30"})}
+    assert "research" not in slugs(visible({"student", "staff"}, staff, example, TODAY))
+    staff["staff"] = course(**{"quota.server_mem_limit": "16G", "quota.server_cpu_limit": "8"})
     assert "research" in slugs(visible({"student", "staff"}, staff, example, TODAY))
 
 
