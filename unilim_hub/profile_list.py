@@ -8,7 +8,7 @@ from jinja2 import Environment, PackageLoader
 
 from .i18n import translate
 from .policy.models import LANGUAGES, Size
-from .policy.profiles import SIZE_OPTION, Chosen, Choice, Refused
+from .policy.profiles import SIZE_OPTION, Choice, Chosen, Refused
 from .policy.quantities import format_cpu, format_memory
 
 GPU_RESOURCE = "nvidia.com/gpu"

@@ -2,11 +2,14 @@
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from unilim_hub.i18n import describe
+from unilim_hub.policy.problems import InvalidValue
 from unilim_hub.policy.properties import CourseAssignment, parse_group_properties
+from unilim_hub.policy.quotas import QUOTA_FIELDS
 
 GiB = 1024**3
 
@@ -75,6 +78,14 @@ def test_keys_of_others_are_left_alone():
     )
 
 
+@pytest.mark.parametrize("typed", ["4 Go", "4Go", "4 Gio", "4G"])
+def test_memory_override_in_french_units_is_kept(typed):
+    # Issue 9.6: "4 Go" was refused as invalid and the override dropped.
+    parsed = parse_group_properties({"quota.server_mem_limit": typed, "quota.memory": "2 To"})
+    assert parsed.quota == {"server_mem_limit": 4 * GiB, "memory": 2 * 1024**4}
+    assert parsed.problems == ()
+
+
 def test_json_values_from_the_rest_api():
     parsed = parse_group_properties({"quota.servers": 40, "course.profiles": ["python", "r"]})
     assert parsed.quota == {"servers": 40}
@@ -112,6 +123,24 @@ def test_junk_never_raises_and_every_problem_can_be_shown(properties):
         assert problem.key in properties or problem.key.startswith("course.")
         for language in ("fr", "en"):
             assert describe(problem, language).startswith(problem.key)
+
+
+@given(st.dictionaries(our_keys | st.text(), json_values | st.text()))
+def test_every_quota_property_is_read_as_its_parser_reads_it_or_reported(properties):
+    # parse_group_properties catches every exception itself, so "never raises" proves
+    # nothing: compare with the field's parser, which must raise only InvalidValue.
+    parsed = parse_group_properties(properties)
+    reported = {problem.key for problem in parsed.problems}
+    for key, value in properties.items():
+        if not key.startswith("quota."):
+            continue
+        name = key.removeprefix("quota.")
+        try:
+            expected = QUOTA_FIELDS[name](value)
+        except (KeyError, InvalidValue):
+            assert key in reported and name not in parsed.quota
+        else:
+            assert parsed.quota[name] == expected and key not in reported
 
 
 @given(st.integers(min_value=0, max_value=10**9))

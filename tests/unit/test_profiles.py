@@ -1,6 +1,7 @@
 """Which environments a user sees: catalog by group, course profiles first, one default."""
 
 from datetime import date
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
-from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, visible
+from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, offer, visible
 from unilim_hub.policy.properties import parse_group_properties
 from unilim_hub.profile_list import kubespawner_profile, render_picker
 
@@ -282,3 +283,150 @@ def test_picker_escapes_what_admins_typed(example):
     html = render_picker([entry], "fr")
     assert "<script>alert(1)" not in html
     assert html.count("&lt;script&gt;alert(1)") == 4  # name, description, size (text and data)
+
+
+def test_course_profile_is_offered_on_its_first_day_and_on_a_one_day_course(example):
+    first_day = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.start": "2026-11-25"})
+    }
+    assert slugs(visible({"course-info101"}, first_day, example, TODAY)) == ["info101--spark"]
+    one_day = {
+        "course-info101": course(
+            **{
+                "course.profiles": "spark",
+                "course.spark.start": "2026-11-25",
+                "course.spark.end": "2026-11-25",
+            }
+        )
+    }
+    assert slugs(visible({"course-info101"}, one_day, example, TODAY)) == ["info101--spark"]
+    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 26))) == []
+    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 24))) == []
+
+
+def test_sizes_above_the_cpu_ceiling_are_not_offered(example):
+    # The example's python sizes ask 2 and 4 CPU: a 3-CPU ceiling keeps only the first.
+    student = {"student": course(**{"quota.server_cpu_limit": "3"})}
+    (python, _r) = visible({"student"}, student, example, TODAY)
+    assert [size.slug for size in python.sizes] == ["standard"]
+    student = {"student": course(**{"quota.server_cpu_limit": "1"})}
+    assert visible({"student"}, student, example, TODAY) == ()
+
+
+def refusal_of(example, groups, properties, options=None, today=TODAY):
+    decision = choose(offer(groups, properties, example, today), {} if options is None else options)
+    assert isinstance(decision, Refused)
+    return decision
+
+
+def test_student_below_every_size_is_told_the_admins_limit_not_her_groups(example):
+    # Issue 9.5's input: quota.server_mem_limit = 1G on student, below every size.
+    properties = {"student": course(**{"quota.server_mem_limit": "1G"})}
+    refused = refusal_of(example, {"student"}, properties)
+    assert refused.code == "spawn.nothing_above_ceiling"
+    assert refused.params["group"] == "student"
+    assert refused.params["setting"] == "quota.server_mem_limit"
+    assert refused.params["value"] == "1G"
+    assert refused.limit is not None and refused.limit.group == "student"
+    # Asking for one profile by name gets the same cause, for that profile.
+    named = refusal_of(example, {"student"}, properties, {"profile": "r"})
+    assert (named.code, named.params["profile"]) == ("spawn.above_ceiling", "r")
+
+
+def test_course_whose_ceiling_is_below_its_pinned_size_is_explained(example):
+    # The same kind: the course pins "large" (4G) and caps its servers at 2G.
+    properties = {
+        "course-info101": course(
+            **{
+                "course.profiles": "spark",
+                "quota.server_mem_limit": "2G",
+            }
+        )
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.code == "spawn.nothing_above_ceiling"
+    assert (refused.params["group"], refused.params["needed"]) == ("course-info101", "6G")
+    pinned = {
+        "student": course(),
+        "course-info101": course(
+            **{
+                "course.profiles": "python",
+                "course.python.size": "large",
+                "quota.server_mem_limit": "2G",
+            }
+        ),
+    }
+    named = refusal_of(
+        example, {"student", "course-info101"}, pinned, {"profile": "info101--python"}
+    )
+    assert named.code == "spawn.above_ceiling"
+    assert named.params["setting"] == "quota.server_mem_limit"
+    assert named.params["size"] == "large"
+
+
+def test_course_outside_its_dates_says_the_dates(example):
+    properties = {
+        "course-stat202": course(**{"course.profiles": "spark", "course.spark.end": "2020-01-31"})
+    }
+    refused = refusal_of(example, {"course-stat202"}, properties)
+    assert refused.code == "spawn.nothing_outside_course_dates"
+    assert refused.params == {"course": "stat202", "start": "…", "end": "2020-01-31"}
+
+
+def test_course_with_a_wrong_setting_says_so(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.tag": "latest"})
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.code == "spawn.nothing_course_setting_wrong"
+
+
+def test_only_the_groups_are_blamed_when_the_groups_are_the_cause(example):
+    assert refusal_of(example, {"alumni"}, {}).code == "spawn.no_profile"
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        (False, "spawn.options_not_object"),
+        ("xl", "spawn.options_not_object"),
+        ([], "spawn.options_not_object"),
+        ({"profile": "python", "image": "evil"}, "spawn.option_unknown"),
+        ({"profile": ["python"]}, "spawn.option_not_text"),
+        ({"size": "s" * 201}, "spawn.option_too_long"),
+    ],
+)
+def test_malformed_start_request_is_refused_as_malformed(example, options, code):
+    refused = refusal_of(example, {"student"}, {}, options)
+    assert (refused.code, refused.status) == (code, 400)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=6,
+    )
+)
+def test_any_json_start_body_is_chosen_or_refused_with_a_message(body):
+    choices = offer({"student"}, {}, settings_with(()), TODAY)
+    decision = choose(choices, body)
+    assert isinstance(decision, Refused)  # nothing is offered in an empty catalog
+    for value in decision.params.values():
+        assert "\n" not in value and len(value) <= 200
+
+
+def test_picker_attributes_are_quoted_in_both_languages(example):
+    entry = kubespawner_profile(visible({"student"}, {}, example, TODAY)[0], "fr")
+    hostile = 'x" onmouseover="alert(1)'
+    for lang in ("fr", "en"):
+        entry["unilim"]["names"][lang] = entry["unilim"]["sizes"][0]["names"][lang] = hostile
+    attributes = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attributes.extend(name for name, _ in attrs)
+
+    Collect().feed(render_picker([entry], "fr"))
+    assert "onmouseover" not in attributes
+    assert {"data-fr", "data-en"} <= set(attributes)

@@ -321,15 +321,14 @@ def choose(offered: Offer | tuple[Choice, ...], options: object) -> Chosen | Ref
     if (wrong := malformed(options)) is not None:
         return wrong
     assert isinstance(options, Mapping)  # malformed() refuses anything else
-    if not found.choices:
-        return _refusal(nothing_offered(found.hidden))
     slug = options.get("profile")
-    choices = found.choices
-    choice = next((c for c in choices if c.slug == slug or (not slug and c.default)), None)
+    choice = next((c for c in found.choices if c.slug == slug or (not slug and c.default)), None)
     if choice is None:
-        hidden = next((item for item in found.hidden if item.slug == slug), None)
+        hidden = next((item for item in found.hidden if slug and item.slug == slug), None)
         if hidden is not None:
             return _refusal(hidden, profile=shown(slug))
+        if not found.choices:
+            return _refusal(nothing_offered(found.hidden))
         return Refused("spawn.profile_not_allowed", {"profile": shown(slug)})
     unlisted = options.get(UNLISTED_SIZE)
     size_slug = options.get(SIZE_OPTION) or choice.sizes[0].slug
