@@ -7,6 +7,7 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
@@ -258,8 +259,11 @@ class UnilimSpawner(KubeSpawner):  # type: ignore[misc]  # upstream is untyped
             problems = parsed[name].problems + course_problems(parsed[name], self.settings)
             for problem in problems:
                 # For the admins, in the site's language: the property is ignored, not fatal.
+                # Values come from whoever wrote the property (the course service too):
+                # escaped and cut, so that they cannot forge or flood log lines.
+                safe = replace(problem, params={k: shown(v) for k, v in problem.params.items()})
                 self.log.warning(
-                    "Group %s: %s", name, describe(problem, self.settings.default_language)
+                    "Group %s: %s", shown(name), describe(safe, self.settings.default_language)
                 )
         return parsed
 

@@ -179,3 +179,18 @@ def test_form_keeps_only_the_chosen_profile_and_its_options():
         "evil\nfield": ["x"],
     }
     assert made._options_from_form(form) == {"profile": "python", "size": "large"}
+
+
+def test_a_course_property_with_a_newline_forges_no_log_line(caplog):
+    forged = "latest\n[E 2026-11-30 12:00:00.000 JupyterHub app] forged" + "z" * 500
+    made = spawner(
+        {
+            "student": {},
+            "course-info101": {"course.profiles": "python", "course.python.tag": forged},
+        },
+        {},
+    )
+    made.group_properties()
+    assert "course.python.tag" in caplog.text
+    assert not any(line.startswith("[E 2026") for line in caplog.text.splitlines())
+    assert "z" * 100 not in caplog.text
