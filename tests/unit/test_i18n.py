@@ -46,6 +46,9 @@ def test_every_code_in_the_code_has_a_message():
         ("en;q=0.2,fr;q=0.8", "fr"),
         ("fr;q=abc,en", "en"),
         ("fr;q=0,en;q=0.1", "en"),
+        ("en;q=1, fr", "en"),  # no q is 1, and ties go to the first
+        ("fr-FR,en;q=0.5", "fr"),  # a region is not a language
+        ("EN-gb", "en"),
     ],
 )
 def test_language_from_the_browser(header, language):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
+from unilim_hub.i18n import describe
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, offer, visible
 from unilim_hub.policy.properties import parse_group_properties
@@ -430,3 +431,46 @@ def test_picker_attributes_are_quoted_in_both_languages(example):
     Collect().feed(render_picker([entry], "fr"))
     assert "onmouseover" not in attributes
     assert {"data-fr", "data-en"} <= set(attributes)
+
+
+def test_what_withdraws_a_course_profile_is_explained_with_the_accepted_values(example):
+    properties = course(
+        **{
+            "course.profiles": "python, julia, r",
+            "course.python.tag": "latest",
+            "course.r.size": "huge",
+        }
+    )
+    said = {p.key: describe(p, "en") for p in course_problems(properties, example)}
+    assert said == {
+        "course.profiles": "course.profiles: 'julia' is not a profile of the catalog: this"
+        " course does not offer it. Choose one of the catalog's profiles.",
+        "course.python.tag": "course.python.tag: Image tag 'latest' is not allowed for this"
+        " profile (allowed: 2025-10-20, 2025-03-17): the course does not offer it until this"
+        " is fixed.",
+        "course.r.size": "course.r.size: 'huge' is not a size of this profile (standard): the"
+        " course does not offer it until this is fixed.",
+    }
+    pinned = course(**{"course.profiles": "python", "course.python.size": "large"})
+    assert course_problems(pinned, example) == ()
+
+
+def test_names_shown_for_catalog_and_course_profiles(example):
+    properties = {"course-info101": course(**{"course.profiles": "python"})}
+    info, python, r = visible({"student", "course-info101"}, properties, example, TODAY)
+    assert python.display_name("en") == "Python (data science)"
+    assert python.display_name("fr") == "Python (science des données)"
+    assert info.display_name("en") == "info101 — Python (data science)"
+    assert r.description.get("fr") == "JupyterLab avec R, le tidyverse et IRkernel."
+
+
+def test_a_cpu_ceiling_is_told_in_cores(example):
+    properties = {"student": course(**{"quota.server_cpu_limit": "1.5"})}
+    refused = refusal_of(example, {"student"}, properties)
+    assert refused.params == {
+        "group": "student",
+        "setting": "quota.server_cpu_limit",
+        "value": "1.5",
+        "needed": "2",
+        "size": "standard",
+    }
