@@ -99,3 +99,12 @@ def test_the_ceiling_is_the_largest_value_set_by_a_non_course_group(groups, over
             if g in overrides and field in overrides[g] and not g.startswith("course-")
         ]
         assert (limit.value if limit else None) == (max(values) if values else None)
+
+
+def test_a_course_cpu_ceiling_replaces_the_users_for_its_profiles():
+    user = ceiling_of({"student"}, {"student": {"server_cpu_limit": 2000}})
+    course = course_ceiling("course-a", user, {}, {"server_cpu_limit": 8000})
+    assert (course.cpu.value, course.cpu.group) == (8000, "course-a")
+    assert course.mem is None
+    kept = course_ceiling("course-a", user, {}, {})
+    assert kept.cpu == user.cpu

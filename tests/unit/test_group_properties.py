@@ -146,3 +146,41 @@ def test_every_quota_property_is_read_as_its_parser_reads_it_or_reported(propert
 @given(st.integers(min_value=0, max_value=10**9))
 def test_any_count_typed_as_text_is_read_back(count):
     assert parse_group_properties({"quota.servers": str(count)}).quota == {"servers": count}
+
+
+def test_an_empty_course_setting_means_the_default():
+    parsed = parse_group_properties({"course.profiles": "python", "course.python.tag": ""})
+    assert parsed.course_profiles == (CourseAssignment("python"),)
+
+
+def test_problems_are_told_with_their_values():
+    parsed = parse_group_properties(
+        {
+            "course.profiles": "r",
+            "course.r.start": "2026-09-01",
+            "course.r.end": "2026-01-01",
+            "quota.srevers": "3",
+            "course.r.when": "x",
+            "course.r.start2": "x",
+        }
+    )
+    said = {problem.key: describe(problem, "en") for problem in parsed.problems}
+    assert said["course.r.end"] == (
+        "course.r.end: The end (2026-01-01) is before the start (2026-09-01): the profile is"
+        " withdrawn from the course until this is fixed."
+    )
+    assert said["quota.srevers"] == (
+        "quota.srevers: Unknown group property: accepted keys are quota.servers, quota.cpu,"
+        " quota.memory, quota.server_cpu_limit, quota.server_mem_limit, quota.priority."
+    )
+    assert "course.profiles, course.<profile>.tag, course.<profile>.size" in said["course.r.when"]
+
+
+def test_a_wrong_date_is_told_with_the_value():
+    parsed = parse_group_properties({"course.profiles": "r", "course.r.end": "01/09/2026"})
+    (problem,) = parsed.problems
+    assert (problem.key, problem.code, dict(problem.params)) == (
+        "course.r.end",
+        "date.invalid",
+        {"value": "01/09/2026"},
+    )

@@ -437,19 +437,18 @@ def test_what_withdraws_a_course_profile_is_explained_with_the_accepted_values(e
     properties = course(
         **{
             "course.profiles": "python, julia, r",
-            "course.python.tag": "latest",
-            "course.r.size": "huge",
+            "course.python.size": "huge",
+            "course.r.tag": "latest",
         }
     )
     said = {p.key: describe(p, "en") for p in course_problems(properties, example)}
     assert said == {
         "course.profiles": "course.profiles: 'julia' is not a profile of the catalog: this"
         " course does not offer it. Choose one of the catalog's profiles.",
-        "course.python.tag": "course.python.tag: Image tag 'latest' is not allowed for this"
-        " profile (allowed: 2025-10-20, 2025-03-17): the course does not offer it until this"
-        " is fixed.",
-        "course.r.size": "course.r.size: 'huge' is not a size of this profile (standard): the"
-        " course does not offer it until this is fixed.",
+        "course.r.tag": "course.r.tag: Image tag 'latest' is not allowed for this"
+        " profile (allowed: 2025-10-20): the course does not offer it until this is fixed.",
+        "course.python.size": "course.python.size: 'huge' is not a size of this profile"
+        " (standard, large): the course does not offer it until this is fixed.",
     }
     pinned = course(**{"course.profiles": "python", "course.python.size": "large"})
     assert course_problems(pinned, example) == ()
@@ -474,3 +473,16 @@ def test_a_cpu_ceiling_is_told_in_cores(example):
         "needed": "2",
         "size": "standard",
     }
+
+
+def test_a_course_not_yet_started_says_its_first_day_and_a_named_start_too(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.start": "2026-12-01"})
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.params == {"course": "info101", "start": "2026-12-01", "end": "…"}
+    named = refusal_of(
+        example, {"student", "course-info101"}, properties, {"profile": "info101--spark"}
+    )
+    assert named.code == "spawn.outside_course_dates"
+    assert named.params["profile"] == "info101--spark"
