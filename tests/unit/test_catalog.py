@@ -67,3 +67,17 @@ def test_texts_default_to_the_slug_and_to_nothing():
     loaded, _ = told({**PROFILE, "description": {"fr": "Bonjour", "en": "Hello"}})
     assert loaded.catalog[0].description.get("en") == "Hello"
     assert loaded.catalog[0].description.get("fr") == "Bonjour"
+
+
+def test_a_misspelt_group_gets_the_closest_spelling():
+    config = Config(
+        {
+            "UnilimSpawner": {
+                "group_quotas": {"studnet": {"servers": 3}, "zzzzzz": {"servers": 1}},
+            }
+        }
+    )
+    _, problems = settings.check(config)
+    said = {problem.key: describe(problem, "en") for problem in problems}
+    assert said["UnilimSpawner.group_quotas['studnet']"].endswith("Did you mean 'student'?")
+    assert "Did you mean" not in said["UnilimSpawner.group_quotas['zzzzzz']"]
