@@ -99,3 +99,24 @@ def test_every_message_code_used_in_the_code_is_in_both_catalogs():
     assert len(codes) > 50  # the scan finds the codes (it would pass vacuously otherwise)
     assert codes <= catalog("en").keys()
     assert codes <= catalog("fr").keys()
+
+
+@pytest.mark.parametrize(
+    ("variables", "language"),
+    [
+        ({"LC_ALL": "fr_FR.UTF-8", "LANG": "en_GB.UTF-8"}, "fr"),  # LC_ALL comes first
+        ({"LC_MESSAGES": "fr_FR", "LANG": "en_US"}, "fr"),
+        ({"LANG": "C", "LANGUAGE": "fr"}, "fr"),  # C and POSIX say nothing
+        ({"LC_ALL": "POSIX", "LC_MESSAGES": "C.UTF-8", "LANGUAGE": "fr_CA"}, "fr"),
+        ({"LANG": "de_DE.UTF-8", "LANGUAGE": "fr"}, "en"),  # the first one set decides
+        ({"LANGUAGE": "FR"}, "fr"),
+        ({"LANG": "fr.UTF-8"}, "fr"),
+    ],
+)
+def test_language_of_the_terminal_from_the_first_locale_variable(monkeypatch, variables, language):
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert terminal_language() == language
+    assert terminal_language("xx") == (language if language == "fr" else "xx")
