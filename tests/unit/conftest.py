@@ -11,3 +11,9 @@ from hypothesis import settings
 settings.register_profile("mutate", max_examples=20, deadline=None)
 if os.environ.get("UNILIM_MUTATE"):
     settings.load_profile("mutate")
+
+if os.environ.get("UNILIM_MUTATE"):
+    # Loading the settings imports the spawner and authenticator (JupyterHub, KubeSpawner:
+    # seconds). Imported once here, before mutmut forks a process per mutant.
+    import unilim_hub.authenticator
+    import unilim_hub.spawner  # noqa: F401
