@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from unilim_hub.policy.models import GroupNaming, GroupQuota
-from unilim_hub.policy.quotas import CEILING_FIELDS, Ceiling, course_ceiling, user_ceiling
+from unilim_hub.policy.quotas import (
+    CEILING_FIELDS,
+    Ceiling,
+    charged_quota,
+    course_ceiling,
+    user_ceiling,
+)
 
 GiB = 1024**3
 NAMING = GroupNaming()
@@ -108,3 +114,21 @@ def test_a_course_cpu_ceiling_replaces_the_users_for_its_profiles():
     assert course.mem is None
     kept = course_ceiling("course-a", user, {}, {})
     assert kept.cpu == user.cpu
+
+
+def test_a_server_is_charged_to_the_highest_priority_group_with_a_quota():
+    # charged_quota is not how ceilings combine; it says which group a server counts against.
+    baseline = {
+        "student": GroupQuota("student", servers=900, priority=10),
+        "staff": GroupQuota("staff", servers=100, priority=20),
+    }
+    assert charged_quota({"student", "staff"}, baseline, {}).group == "staff"
+    # A group property raises a priority, and gives a group without a baseline a quota.
+    raised = charged_quota({"student", "staff"}, baseline, {"student": {"priority": 30}})
+    assert (raised.group, raised.servers, raised.priority) == ("student", 900, 30)
+    club = charged_quota({"student", "faculty"}, baseline, {"faculty": {"priority": 50}})
+    assert (club.group, club.servers) == ("faculty", None)
+    # Ties go to the name that sorts first; no quota at all is None.
+    tied = {"staff": GroupQuota("staff", priority=5), "faculty": GroupQuota("faculty", priority=5)}
+    assert charged_quota(["staff", "faculty"], tied, {}).group == "faculty"
+    assert charged_quota({"alumni"}, baseline, {}) is None
