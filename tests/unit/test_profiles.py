@@ -13,7 +13,15 @@ from traitlets.config import Config
 from unilim_hub import settings as settings_module
 from unilim_hub.i18n import describe
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
-from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, offer, visible
+from unilim_hub.policy.profiles import (
+    Chosen,
+    Refused,
+    choose,
+    course_problems,
+    malformed,
+    offer,
+    visible,
+)
 from unilim_hub.policy.properties import parse_group_properties
 from unilim_hub.profile_list import kubespawner_profile, render_picker
 
@@ -486,3 +494,18 @@ def test_a_course_not_yet_started_says_its_first_day_and_a_named_start_too(examp
     )
     assert named.code == "spawn.outside_course_dates"
     assert named.params["profile"] == "info101--spark"
+
+
+def test_a_malformed_request_says_what_it_got_and_what_is_expected():
+    assert malformed(False) == Refused(
+        "spawn.options_not_object", {"value": "False", "expected": "profile, size"}, status=400
+    )
+    assert malformed({"profile": "python", "size": "large"}) is None
+    assert malformed({"size--unlisted-choice": "64G"}) is None  # refused later, as not offered
+    assert malformed({"profile": None}) is None
+
+
+def test_a_wrong_tag_lists_every_allowed_tag(example):
+    properties = course(**{"course.profiles": "python", "course.python.tag": "latest"})
+    (problem,) = course_problems(properties, example)
+    assert problem.params == {"tag": "latest", "allowed": "2025-10-20, 2025-03-17"}

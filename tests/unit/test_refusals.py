@@ -29,8 +29,11 @@ def test_a_refusal_on_jupyterhub_5_is_an_error_page_in_the_users_language(monkey
 
 def test_a_refusal_on_jupyterhub_6_is_a_spawn_exception_with_the_status(monkeypatch):
     monkeypatch.setattr(refusals, "SpawnException", FakeSpawnException)
-    error = refusals.refusal("spawn.no_profile", "fr", reason="spawn.no_profile", status=400)
+    error = refusals.refusal("spawn.option_unknown", "fr", reason="r", key="k", expected="e")
     assert isinstance(error, FakeSpawnException)
+    assert error.message == translate("spawn.option_unknown", "fr", key="k", expected="e")
+    assert error.status_code == 403
+    error = refusals.refusal("spawn.no_profile", "fr", reason="spawn.no_profile", status=400)
     assert error.message == translate("spawn.no_profile", "fr")
     assert (error.status_code, error.reason) == (400, "spawn.no_profile")
 
