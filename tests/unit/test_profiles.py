@@ -509,3 +509,32 @@ def test_a_wrong_tag_lists_every_allowed_tag(example):
     properties = course(**{"course.profiles": "python", "course.python.tag": "latest"})
     (problem,) = course_problems(properties, example)
     assert problem.params == {"tag": "latest", "allowed": "2025-10-20, 2025-03-17"}
+
+
+def test_a_refusal_names_what_was_asked(example):
+    choices = offer({"student"}, {}, example, TODAY)
+    assert choose(choices, {"profile": "python", "size": "huge"}) == Refused(
+        "spawn.option_not_allowed", {"profile": "python", "option": "huge"}
+    )
+    assert choose(choices, {"profile": "python", "size--unlisted-choice": "64G"}) == Refused(
+        "spawn.option_not_allowed", {"profile": "python", "option": "64G"}
+    )
+    assert choose(choices, {"profile": ["python"]}) == Refused(
+        "spawn.option_not_text", {"key": "profile", "value": "['python']"}, status=400
+    )
+
+
+def test_options_up_to_200_characters_are_names_longer_ones_are_not(example):
+    choices = offer({"student"}, {}, example, TODAY)
+    assert choose(choices, {"profile": "p" * 200}).code == "spawn.profile_not_allowed"
+    assert choose(choices, {"profile": "p" * 201}).code == "spawn.option_too_long"
+
+
+def test_another_profile_is_not_blamed_on_a_hidden_ones_cause(example):
+    properties = {
+        "course-stat202": course(**{"course.profiles": "r", "course.r.end": "2020-01-31"})
+    }
+    found = offer({"student", "course-stat202"}, properties, example, TODAY)
+    assert [hidden.slug for hidden in found.hidden] == ["stat202--r"]
+    assert choose(found, {"profile": "research"}).code == "spawn.profile_not_allowed"
+    assert choose(found, {"profile": "stat202--r"}).code == "spawn.outside_course_dates"
