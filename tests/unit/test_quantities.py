@@ -159,3 +159,30 @@ def test_parsers_return_a_value_of_their_kind_or_raise_invalid_value(junk):
             assert isinstance(result, kind), (parser, junk, result)
             if kind is int:
                 assert result >= 0
+
+
+@pytest.mark.parametrize(
+    ("parser", "typed", "code", "shown"),
+    [
+        (parse_cpu, "2 cores", "cpu.invalid", "2 cores"),
+        (parse_cpu, "0.0001", "cpu.invalid", "0.0001"),
+        (parse_memory, "4Gx", "memory.invalid", "4Gx"),
+        (parse_memory, "-1G", "value.negative", "-1G"),
+        (parse_count, "lots", "count.invalid", "lots"),
+        (parse_memory, [4], "value.type", "[4]"),
+        (parse_cpu, True, "value.type", "True"),
+    ],
+)
+def test_a_wrong_value_is_told_with_what_was_typed(parser, typed, code, shown):
+    with pytest.raises(InvalidValue) as error:
+        parser(typed)
+    assert (error.value.code, error.value.params) == (code, {"value": shown})
+
+
+def test_the_largest_amounts_are_accepted_and_one_more_is_not():
+    assert parse_cpu("1000000") == 10**9  # a million cores: the largest CPU amount
+    with pytest.raises(InvalidValue):
+        parse_cpu("1000001")
+    assert parse_memory(str(1024**6)) == 1024**6
+    with pytest.raises(InvalidValue):
+        parse_memory(str(2 * 1024**6))
