@@ -131,7 +131,10 @@ class SpawnerTraits(SettingsSection):
 
         - `servers`: servers of the group's members running at once;
         - `cpu`, `memory`: the sum of the guarantees of those servers;
-        - `server_cpu_limit`, `server_mem_limit`: the most one server may ask for;
+        - `server_cpu_limit`, `server_mem_limit`: the most one server may ask for. A user
+          in several groups gets, per field, the most generous value among the groups
+          that set it (a group that leaves a field out has no say); a course group's
+          values apply to that course's profiles only;
         - `priority`: when a user is in several groups with quotas, the one with the
           highest priority is charged (default 0).
 

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader
 
 from .i18n import translate
 from .policy.models import LANGUAGES
+from .policy.profiles import Chosen, Refused
 
 _PICKER = Environment(loader=PackageLoader("unilim_hub", "templates"), autoescape=True)
 _PICKER_TEXTS = (
@@ -19,12 +20,23 @@ _PICKER_TEXTS = (
     "picker.start",
     "picker.course",
     "picker.size",
-    "spawn.no_profile",
 )
 
 
-def render_picker(profile_list: list[dict[str, Any]], site_language: str) -> str:
-    """The spawn form: a card per profile, every text in both languages for the browser."""
-    texts = {lang: {key: translate(key, lang) for key in _PICKER_TEXTS} for lang in LANGUAGES}
+def render_picker(
+    profile_list: list[dict[str, Any]],
+    site_language: str,
+    nothing: Refused | Chosen | None = None,
+) -> str:
+    """The spawn form: a card per profile, every text in both languages for the browser.
+
+    ``nothing`` says why the list is empty (by default: in none of the allowed groups).
+    """
+    cause = nothing if isinstance(nothing, Refused) else Refused("spawn.no_profile")
+    texts = {
+        lang: {key: translate(key, lang) for key in _PICKER_TEXTS}
+        | {"nothing": translate(cause.code, lang, **cause.params)}
+        for lang in LANGUAGES
+    }
     template = _PICKER.get_template("form.html")
     return template.render(profile_list=profile_list, texts=texts, site_language=site_language)

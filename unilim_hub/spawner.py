@@ -6,24 +6,35 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from jupyterhub import orm
 from kubespawner import KubeSpawner
+from traitlets import Any as AnyTrait
 from traitlets import default
 
 from . import settings
 from .compat import PickerHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
-from .i18n import describe, negotiate
+from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
 from .picker import render_picker
 from .policy.models import Settings
-from .policy.profiles import Choice, Refused, choose, course_problems, visible
+from .policy.profiles import (
+    Choice,
+    Offer,
+    Refused,
+    choose,
+    course_problems,
+    offer,
+)
 from .policy.properties import GroupProperties, parse_group_properties
+from .policy.untrusted import shown
 from .refusals import refusal
 
 
@@ -49,7 +60,22 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
                 status=503,
             ) from None
 
+    # JupyterHub's Dict trait refuses a REST start whose body is not a JSON object (`false`,
+    # `"xl"`, a list) with a TraitError, a 500, before any code of ours runs; JupyterHub 5
+    # counts it as a failed spawn. Any value is taken here and refused in load_user_options
+    # with a 400 that says what is expected.
+    user_options = AnyTrait(
+        {},
+        help="The options of the start request; checked by load_user_options, see START_OPTIONS.",
+    )
+
     _checked_choices: tuple[Choice, ...] = ()
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self) -> Any:
+        # JupyterHub's default logs the request's raw keys (newlines included); ours are
+        # checked and applied in load_user_options.
+        return lambda spawner, user_options: None
 
     @default("container_security_context")
     def _restricted_security_context(self) -> dict[str, Any]:
@@ -73,9 +99,28 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
         choices = self._checked_choices or self.visible_choices()
         return [profile_entry(choice, language) for choice in choices]
 
+    @default("options_from_form")
+    def _options_from_form_default(self) -> Any:
+        return self._form_options
+
+    def _form_options(self, formdata: dict[str, list[str]]) -> dict[str, str]:
+        # KubeSpawner's own logs every other form field's raw name: keep only ours.
+        profile = (formdata.get("profile") or [""])[0]
+        options = {"profile": profile} if profile else {}
+        prefix = f"profile-option-{profile}--"
+        for key, values in formdata.items():
+            if profile and key.startswith(prefix) and values:
+                options[key.removeprefix(prefix)] = values[0]
+        return options
+
     def render_picker(self, profiles: list[dict[str, Any]]) -> str:
         """The spawn form (see :class:`~unilim_hub.compat.PickerHook`)."""
-        return render_picker(profiles, self.settings.default_language)
+        nothing = None
+        if not profiles:  # the real cause, in the picker and, if an admin's, in the log
+            nothing = choose(self.offer(), {})
+            if isinstance(nothing, Refused):
+                self._log_cause(nothing)
+        return render_picker(profiles, self.settings.default_language, nothing)
 
     def language(self) -> str:
         """The user's language: the browser's during a request, else the site default."""
@@ -89,25 +134,47 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
     def group_properties(self) -> dict[str, GroupProperties]:
         """Our keys in the properties of the groups the policy reads for this user."""
         own = {group.name: group for group in self.user.groups}
+        groups = {
+            name: own.get(name) or orm.Group.find(self.user.db, name)
+            for name in self.settings.groups.property_groups(own)
+        }
         parsed = {}
-        for name in sorted(self.settings.groups.property_groups(own)):
-            group = own.get(name) or orm.Group.find(self.user.db, name)
+        for name, group in sorted(groups.items()):
             if group is None:
                 continue
             parsed[name] = parse_group_properties(group.properties or {})
             problems = parsed[name].problems + course_problems(parsed[name], self.settings)
             for problem in problems:
                 # For the admins, in the site's language: the property is ignored, not fatal.
+                # Values come from whoever wrote the property (the course service too):
+                # escaped and cut, so that they cannot forge or flood log lines.
+                safe = replace(problem, params={k: shown(v) for k, v in problem.params.items()})
                 self.log.warning(
-                    "Group %s: %s", name, describe(problem, self.settings.default_language)
+                    "Group %s: %s", shown(name), describe(safe, self.settings.default_language)
                 )
         return parsed
 
-    def visible_choices(self) -> tuple[Choice, ...]:
-        last = (self.orm_spawner.user_options or {}).get("profile") if self.orm_spawner else None
+    def offer(self) -> Offer:
+        """What the user may start today, and what is hidden from them and why."""
+        options = self.orm_spawner.user_options if self.orm_spawner else None
+        last = options.get("profile") if isinstance(options, dict) else None
         groups = [group.name for group in self.user.groups]
         today = datetime.now(ZoneInfo(self.settings.timezone)).date()
-        return visible(groups, self.group_properties(), self.settings, today, last)
+        return offer(groups, self.group_properties(), self.settings, today, last)
+
+    def visible_choices(self) -> tuple[Choice, ...]:
+        return self.offer().choices
+
+    def _log_cause(self, refused: Refused) -> None:
+        if refused.limit is not None:
+            # For the admins, in the site's language: which property of which group.
+            language = self.settings.default_language
+            self.log.warning(
+                "%s",
+                translate(
+                    "log.ceiling_hides", language, user=shown(self.user.name), **refused.params
+                ),
+            )
 
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
@@ -123,25 +190,45 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             return None
         return status
 
+    def _start_request(self) -> object:
+        """The options to check: ``user_options``, or the REST body when it is not an object.
+
+        JupyterHub 6 answers most bodies that are not objects with a 400 itself, but takes
+        ``false`` and ``0`` as "no body" and would start the last profile used.
+        """
+        request = getattr(self.handler, "request", None)
+        if request is not None and request.method == "POST" and "/api/" in request.path:
+            try:
+                body = json.loads(request.body or b"null")
+            except ValueError:
+                body = None  # JupyterHub refuses a body that is not JSON before us
+            if body is not None and not isinstance(body, dict):
+                return body
+        return self.user_options if self.user_options is not None else {}
+
     async def load_user_options(self) -> None:
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""
-        choices = self.visible_choices()
-        decision = choose(choices, self.user_options or {})
+        found = self.offer()
+        decision = choose(found, self._start_request())
         if isinstance(decision, Refused):
-            REFUSALS.labels(reason=decision.code).inc()
-            forgive_in_failure_count(self.handler)
-            raise refusal(
-                decision.code,
-                self.language(),
-                reason=decision.code,
-                profile=decision.profile,
-                option=decision.option,
-            )
+            self._refuse(decision)
         # KubeSpawner evaluates profile_list again: it must see the list just checked, even
         # if a course's dates or properties change in between.
-        self._checked_choices = choices
+        self._checked_choices = found.choices
         try:
             await super().load_user_options()
         finally:
             self._checked_choices = ()
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
+
+    def _refuse(self, decision: Refused) -> NoReturn:
+        REFUSALS.labels(reason=decision.code).inc()
+        self._log_cause(decision)
+        forgive_in_failure_count(self.handler)
+        raise refusal(
+            decision.code,
+            self.language(),
+            reason=decision.code,
+            status=decision.status,
+            **decision.params,
+        )

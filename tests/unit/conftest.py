@@ -1,27 +1,27 @@
-"""Fixtures of the unit tests."""
+"""Fixtures of the unit tests, and a lighter hypothesis profile for mutation testing."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
+import kubespawner.spawner
 import pytest
-from kubernetes_asyncio.config import kube_config
-
-# KubeSpawner loads a client configuration when created. This one is never used (a unit
-# test makes no request) and points at a closed loopback port.
-KUBECONFIG = """
-apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-"""
+from hypothesis import settings
 
 
 @pytest.fixture
-def kubespawner_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lets a test create KubeSpawner objects (``_mock=True``, in an async test)."""
-    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
-    # Read at import time by kubernetes_asyncio, so the variable alone is too late.
-    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "kubeconfig"))
+def kubespawner_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lets a test create KubeSpawner objects (``_mock=True``): no Kubernetes client is built."""
+    monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **_: None)
+    monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda *_: None)
+
+
+# `./dev mutate` runs the property tests once per mutant: fewer examples keep the run in
+# minutes; a mutant they would catch only on a rare example counts as surviving.
+settings.register_profile("mutate", max_examples=20, deadline=None)
+if os.environ.get("UNILIM_MUTATE"):
+    settings.load_profile("mutate")
+    # Loading the settings imports the spawner and authenticator (JupyterHub, KubeSpawner:
+    # seconds). Imported once here, before mutmut forks a process per mutant.
+    import unilim_hub.authenticator
+    import unilim_hub.spawner  # noqa: F401

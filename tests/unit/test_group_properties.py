@@ -2,11 +2,14 @@
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from unilim_hub.i18n import describe
+from unilim_hub.policy.problems import InvalidValue
 from unilim_hub.policy.properties import CourseAssignment, parse_group_properties
+from unilim_hub.policy.quotas import QUOTA_FIELDS
 
 GiB = 1024**3
 
@@ -75,6 +78,14 @@ def test_keys_of_others_are_left_alone():
     )
 
 
+@pytest.mark.parametrize("typed", ["4 Go", "4Go", "4 Gio", "4G"])
+def test_memory_override_in_french_units_is_kept(typed):
+    # Issue 9.6: "4 Go" was refused as invalid and the override dropped.
+    parsed = parse_group_properties({"quota.server_mem_limit": typed, "quota.memory": "2 To"})
+    assert parsed.quota == {"server_mem_limit": 4 * GiB, "memory": 2 * 1024**4}
+    assert parsed.problems == ()
+
+
 def test_json_values_from_the_rest_api():
     parsed = parse_group_properties({"quota.servers": 40, "course.profiles": ["python", "r"]})
     assert parsed.quota == {"servers": 40}
@@ -114,6 +125,62 @@ def test_junk_never_raises_and_every_problem_can_be_shown(properties):
             assert describe(problem, language).startswith(problem.key)
 
 
+@given(st.dictionaries(our_keys | st.text(), json_values | st.text()))
+def test_every_quota_property_is_read_as_its_parser_reads_it_or_reported(properties):
+    # parse_group_properties catches every exception itself, so "never raises" proves
+    # nothing: compare with the field's parser, which must raise only InvalidValue.
+    parsed = parse_group_properties(properties)
+    reported = {problem.key for problem in parsed.problems}
+    for key, value in properties.items():
+        if not key.startswith("quota."):
+            continue
+        name = key.removeprefix("quota.")
+        try:
+            expected = QUOTA_FIELDS[name](value)
+        except (KeyError, InvalidValue):
+            assert key in reported and name not in parsed.quota
+        else:
+            assert parsed.quota[name] == expected and key not in reported
+
+
 @given(st.integers(min_value=0, max_value=10**9))
 def test_any_count_typed_as_text_is_read_back(count):
     assert parse_group_properties({"quota.servers": str(count)}).quota == {"servers": count}
+
+
+def test_an_empty_course_setting_means_the_default():
+    parsed = parse_group_properties({"course.profiles": "python", "course.python.tag": ""})
+    assert parsed.course_profiles == (CourseAssignment("python"),)
+
+
+def test_problems_are_told_with_their_values():
+    parsed = parse_group_properties(
+        {
+            "course.profiles": "r",
+            "course.r.start": "2026-09-01",
+            "course.r.end": "2026-01-01",
+            "quota.srevers": "3",
+            "course.r.when": "x",
+            "course.r.start2": "x",
+        }
+    )
+    said = {problem.key: describe(problem, "en") for problem in parsed.problems}
+    assert said["course.r.end"] == (
+        "course.r.end: The end (2026-01-01) is before the start (2026-09-01): the profile is"
+        " withdrawn from the course until this is fixed."
+    )
+    assert said["quota.srevers"] == (
+        "quota.srevers: Unknown group property: accepted keys are quota.servers, quota.cpu,"
+        " quota.memory, quota.server_cpu_limit, quota.server_mem_limit, quota.priority."
+    )
+    assert "course.profiles, course.<profile>.tag, course.<profile>.size" in said["course.r.when"]
+
+
+def test_a_wrong_date_is_told_with_the_value():
+    parsed = parse_group_properties({"course.profiles": "r", "course.r.end": "01/09/2026"})
+    (problem,) = parsed.problems
+    assert (problem.key, problem.code, dict(problem.params)) == (
+        "course.r.end",
+        "date.invalid",
+        {"value": "01/09/2026"},
+    )

@@ -1,5 +1,6 @@
 """Every text exists in French and English, with the same placeholders."""
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -45,6 +46,9 @@ def test_every_code_in_the_code_has_a_message():
         ("en;q=0.2,fr;q=0.8", "fr"),
         ("fr;q=abc,en", "en"),
         ("fr;q=0,en;q=0.1", "en"),
+        ("en;q=1, fr", "en"),  # no q is 1, and ties go to the first
+        ("fr-FR,en;q=0.5", "fr"),  # a region is not a language
+        ("EN-gb", "en"),
     ],
 )
 def test_language_from_the_browser(header, language):
@@ -57,3 +61,62 @@ def test_language_of_the_terminal(monkeypatch):
     assert terminal_language() == "en"
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")
     assert terminal_language() == "fr"
+
+
+@pytest.mark.parametrize(
+    "header", ["fr;q=0", "fr;q=0, de", "fr;q=0.0,en;q=0", "en;q=0,fr;q=0,de;q=1", "FR;q=0"]
+)
+def test_a_language_the_browser_refused_is_never_used(header):
+    # q=0 means "not this one": neither the refused language nor, when all are refused,
+    # anything but the site default.
+    for default in ("fr", "en"):
+        assert negotiate(header, default=default) == default
+    assert negotiate("fr;q=0,en;q=0.1", default="fr") == "en"
+
+
+# String literals that look like codes but are not messages: group property keys.
+NOT_MESSAGES = {COURSE_PROFILES}
+
+
+def code_literals() -> set[str]:
+    """Every string literal of the package shaped like a message code (``a.b``, ``a.b_c``)."""
+    found = set()
+    for path in Path(__file__).parents[2].joinpath("unilim_hub").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*", node.value)
+            ):
+                found.add(node.value)
+    return found
+
+
+def test_every_message_code_used_in_the_code_is_in_both_catalogs():
+    # A renamed code turns a friendly page into a 500: scan the source, whatever the prefix.
+    prefixes = {code.split(".")[0] for code in catalog("en")}
+    codes = {code for code in code_literals() if code.split(".")[0] in prefixes} - NOT_MESSAGES
+    assert len(codes) > 50  # the scan finds the codes (it would pass vacuously otherwise)
+    assert codes <= catalog("en").keys()
+    assert codes <= catalog("fr").keys()
+
+
+@pytest.mark.parametrize(
+    ("variables", "language"),
+    [
+        ({"LC_ALL": "fr_FR.UTF-8", "LANG": "en_GB.UTF-8"}, "fr"),  # LC_ALL comes first
+        ({"LC_MESSAGES": "fr_FR", "LANG": "en_US"}, "fr"),
+        ({"LANG": "C", "LANGUAGE": "fr"}, "fr"),  # C and POSIX say nothing
+        ({"LC_ALL": "POSIX", "LC_MESSAGES": "C.UTF-8", "LANGUAGE": "fr_CA"}, "fr"),
+        ({"LANG": "de_DE.UTF-8", "LANGUAGE": "fr"}, "en"),  # the first one set decides
+        ({"LANGUAGE": "FR"}, "fr"),
+        ({"LANG": "fr.UTF-8"}, "fr"),
+    ],
+)
+def test_language_of_the_terminal_from_the_first_locale_variable(monkeypatch, variables, language):
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert terminal_language() == language
+    assert terminal_language("xx") == (language if language == "fr" else "xx")

@@ -1,6 +1,7 @@
 """Which environments a user sees: catalog by group, course profiles first, one default."""
 
 from datetime import date
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,19 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import settings as settings_module
+from unilim_hub.i18n import describe
 from unilim_hub.manifests import profile_entry
 from unilim_hub.picker import render_picker
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
-from unilim_hub.policy.profiles import Chosen, Refused, choose, course_problems, visible
+from unilim_hub.policy.profiles import (
+    Chosen,
+    Refused,
+    choose,
+    course_problems,
+    malformed,
+    offer,
+    visible,
+)
 from unilim_hub.policy.properties import parse_group_properties
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
@@ -137,8 +147,11 @@ def test_sizes_above_the_charged_groups_ceiling_are_not_offered(example):
     student = {"student": course(**{"quota.server_mem_limit": "2G"})}
     (python, _r) = visible({"student"}, student, example, TODAY)
     assert [size.slug for size in python.sizes] == ["standard"]
-    # A higher-priority group's ceiling wins over the student one.
+    # The most generous ceiling among the groups that set it wins, field by field (issue 10.2:
+    # the student's 4-CPU ceiling of the example stands until staff sets a CPU ceiling too).
     staff = student | {"staff": course(**{"quota.server_mem_limit": "16G", "quota.priority": "30"})}
+    assert "research" not in slugs(visible({"student", "staff"}, staff, example, TODAY))
+    staff["staff"] = course(**{"quota.server_mem_limit": "16G", "quota.server_cpu_limit": "8"})
     assert "research" in slugs(visible({"student", "staff"}, staff, example, TODAY))
 
 
@@ -280,3 +293,249 @@ def test_picker_escapes_what_admins_typed(example):
     html = render_picker([entry], "fr")
     assert "<script>alert(1)" not in html
     assert html.count("&lt;script&gt;alert(1)") == 4  # name, description, size (text and data)
+
+
+def test_course_profile_is_offered_on_its_first_day_and_on_a_one_day_course(example):
+    first_day = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.start": "2026-11-25"})
+    }
+    assert slugs(visible({"course-info101"}, first_day, example, TODAY)) == ["info101--spark"]
+    one_day = {
+        "course-info101": course(
+            **{
+                "course.profiles": "spark",
+                "course.spark.start": "2026-11-25",
+                "course.spark.end": "2026-11-25",
+            }
+        )
+    }
+    assert slugs(visible({"course-info101"}, one_day, example, TODAY)) == ["info101--spark"]
+    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 26))) == []
+    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 24))) == []
+
+
+def test_sizes_above_the_cpu_ceiling_are_not_offered(example):
+    # The example's python sizes ask 2 and 4 CPU: a 3-CPU ceiling keeps only the first.
+    student = {"student": course(**{"quota.server_cpu_limit": "3"})}
+    (python, _r) = visible({"student"}, student, example, TODAY)
+    assert [size.slug for size in python.sizes] == ["standard"]
+    student = {"student": course(**{"quota.server_cpu_limit": "1"})}
+    assert visible({"student"}, student, example, TODAY) == ()
+
+
+def refusal_of(example, groups, properties, options=None, today=TODAY):
+    decision = choose(offer(groups, properties, example, today), {} if options is None else options)
+    assert isinstance(decision, Refused)
+    return decision
+
+
+def test_student_below_every_size_is_told_the_admins_limit_not_her_groups(example):
+    # Issue 9.5's input: quota.server_mem_limit = 1G on student, below every size.
+    properties = {"student": course(**{"quota.server_mem_limit": "1G"})}
+    refused = refusal_of(example, {"student"}, properties)
+    assert refused.code == "spawn.nothing_above_ceiling"
+    assert refused.params["group"] == "student"
+    assert refused.params["setting"] == "quota.server_mem_limit"
+    assert refused.params["value"] == "1G"
+    assert refused.limit is not None and refused.limit.group == "student"
+    # Asking for one profile by name gets the same cause, for that profile.
+    named = refusal_of(example, {"student"}, properties, {"profile": "r"})
+    assert (named.code, named.params["profile"]) == ("spawn.above_ceiling", "r")
+
+
+def test_course_whose_ceiling_is_below_its_pinned_size_is_explained(example):
+    # The same kind: the course pins "large" (4G) and caps its servers at 2G.
+    properties = {
+        "course-info101": course(
+            **{
+                "course.profiles": "spark",
+                "quota.server_mem_limit": "2G",
+            }
+        )
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.code == "spawn.nothing_above_ceiling"
+    assert (refused.params["group"], refused.params["needed"]) == ("course-info101", "6G")
+    pinned = {
+        "student": course(),
+        "course-info101": course(
+            **{
+                "course.profiles": "python",
+                "course.python.size": "large",
+                "quota.server_mem_limit": "2G",
+            }
+        ),
+    }
+    named = refusal_of(
+        example, {"student", "course-info101"}, pinned, {"profile": "info101--python"}
+    )
+    assert named.code == "spawn.above_ceiling"
+    assert named.params["setting"] == "quota.server_mem_limit"
+    assert named.params["size"] == "large"
+
+
+def test_course_outside_its_dates_says_the_dates(example):
+    properties = {
+        "course-stat202": course(**{"course.profiles": "spark", "course.spark.end": "2020-01-31"})
+    }
+    refused = refusal_of(example, {"course-stat202"}, properties)
+    assert refused.code == "spawn.nothing_outside_course_dates"
+    assert refused.params == {"course": "stat202", "start": "…", "end": "2020-01-31"}
+
+
+def test_course_with_a_wrong_setting_says_so(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.tag": "latest"})
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.code == "spawn.nothing_course_setting_wrong"
+
+
+def test_only_the_groups_are_blamed_when_the_groups_are_the_cause(example):
+    assert refusal_of(example, {"alumni"}, {}).code == "spawn.no_profile"
+
+
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [
+        (False, "spawn.options_not_object"),
+        ("xl", "spawn.options_not_object"),
+        ([], "spawn.options_not_object"),
+        ({"profile": "python", "image": "evil"}, "spawn.option_unknown"),
+        ({"profile": ["python"]}, "spawn.option_not_text"),
+        ({"size": "s" * 201}, "spawn.option_too_long"),
+    ],
+)
+def test_malformed_start_request_is_refused_as_malformed(example, options, code):
+    refused = refusal_of(example, {"student"}, {}, options)
+    assert (refused.code, refused.status) == (code, 400)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=6,
+    )
+)
+def test_any_json_start_body_is_chosen_or_refused_with_a_message(body):
+    choices = offer({"student"}, {}, settings_with(()), TODAY)
+    decision = choose(choices, body)
+    assert isinstance(decision, Refused)  # nothing is offered in an empty catalog
+    for value in decision.params.values():
+        assert "\n" not in value and len(value) <= 200
+
+
+def test_picker_attributes_are_quoted_in_both_languages(example):
+    entry = profile_entry(visible({"student"}, {}, example, TODAY)[0], "fr")
+    hostile = 'x" onmouseover="alert(1)'
+    for lang in ("fr", "en"):
+        entry["unilim"]["names"][lang] = entry["unilim"]["sizes"][0]["names"][lang] = hostile
+    attributes = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attributes.extend(name for name, _ in attrs)
+
+    Collect().feed(render_picker([entry], "fr"))
+    assert "onmouseover" not in attributes
+    assert {"data-fr", "data-en"} <= set(attributes)
+
+
+def test_what_withdraws_a_course_profile_is_explained_with_the_accepted_values(example):
+    properties = course(
+        **{
+            "course.profiles": "python, julia, r",
+            "course.python.size": "huge",
+            "course.r.tag": "latest",
+        }
+    )
+    said = {p.key: describe(p, "en") for p in course_problems(properties, example)}
+    assert said == {
+        "course.profiles": "course.profiles: 'julia' is not a profile of the catalog: this"
+        " course does not offer it. Choose one of the catalog's profiles.",
+        "course.r.tag": "course.r.tag: Image tag 'latest' is not allowed for this"
+        " profile (allowed: 2025-10-20): the course does not offer it until this is fixed.",
+        "course.python.size": "course.python.size: 'huge' is not a size of this profile"
+        " (standard, large): the course does not offer it until this is fixed.",
+    }
+    pinned = course(**{"course.profiles": "python", "course.python.size": "large"})
+    assert course_problems(pinned, example) == ()
+
+
+def test_names_shown_for_catalog_and_course_profiles(example):
+    properties = {"course-info101": course(**{"course.profiles": "python"})}
+    info, python, r = visible({"student", "course-info101"}, properties, example, TODAY)
+    assert python.display_name("en") == "Python (data science)"
+    assert python.display_name("fr") == "Python (science des données)"
+    assert info.display_name("en") == "info101 — Python (data science)"
+    assert r.description.get("fr") == "JupyterLab avec R, le tidyverse et IRkernel."
+
+
+def test_a_cpu_ceiling_is_told_in_cores(example):
+    properties = {"student": course(**{"quota.server_cpu_limit": "1.5"})}
+    refused = refusal_of(example, {"student"}, properties)
+    assert refused.params == {
+        "group": "student",
+        "setting": "quota.server_cpu_limit",
+        "value": "1.5",
+        "needed": "2",
+        "size": "standard",
+    }
+
+
+def test_a_course_not_yet_started_says_its_first_day_and_a_named_start_too(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.start": "2026-12-01"})
+    }
+    refused = refusal_of(example, {"course-info101"}, properties)
+    assert refused.params == {"course": "info101", "start": "2026-12-01", "end": "…"}
+    named = refusal_of(
+        example, {"student", "course-info101"}, properties, {"profile": "info101--spark"}
+    )
+    assert named.code == "spawn.outside_course_dates"
+    assert named.params["profile"] == "info101--spark"
+
+
+def test_a_malformed_request_says_what_it_got_and_what_is_expected():
+    assert malformed(False) == Refused(
+        "spawn.options_not_object", {"value": "False", "expected": "profile, size"}, status=400
+    )
+    assert malformed({"profile": "python", "size": "large"}) is None
+    assert malformed({"size--unlisted-choice": "64G"}) is None  # refused later, as not offered
+    assert malformed({"profile": None}) is None
+
+
+def test_a_wrong_tag_lists_every_allowed_tag(example):
+    properties = course(**{"course.profiles": "python", "course.python.tag": "latest"})
+    (problem,) = course_problems(properties, example)
+    assert problem.params == {"tag": "latest", "allowed": "2025-10-20, 2025-03-17"}
+
+
+def test_a_refusal_names_what_was_asked(example):
+    choices = offer({"student"}, {}, example, TODAY)
+    assert choose(choices, {"profile": "python", "size": "huge"}) == Refused(
+        "spawn.option_not_allowed", {"profile": "python", "option": "huge"}
+    )
+    assert choose(choices, {"profile": "python", "size--unlisted-choice": "64G"}) == Refused(
+        "spawn.option_not_allowed", {"profile": "python", "option": "64G"}
+    )
+    assert choose(choices, {"profile": ["python"]}) == Refused(
+        "spawn.option_not_text", {"key": "profile", "value": "['python']"}, status=400
+    )
+
+
+def test_options_up_to_200_characters_are_names_longer_ones_are_not(example):
+    choices = offer({"student"}, {}, example, TODAY)
+    assert choose(choices, {"profile": "p" * 200}).code == "spawn.profile_not_allowed"
+    assert choose(choices, {"profile": "p" * 201}).code == "spawn.option_too_long"
+
+
+def test_another_profile_is_not_blamed_on_a_hidden_ones_cause(example):
+    properties = {
+        "course-stat202": course(**{"course.profiles": "r", "course.r.end": "2020-01-31"})
+    }
+    found = offer({"student", "course-stat202"}, properties, example, TODAY)
+    assert [hidden.slug for hidden in found.hidden] == ["stat202--r"]
+    assert choose(found, {"profile": "research"}).code == "spawn.profile_not_allowed"
+    assert choose(found, {"profile": "stat202--r"}).code == "spawn.outside_course_dates"

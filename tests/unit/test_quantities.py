@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from unilim_hub.i18n import human_memory
 from unilim_hub.policy.problems import InvalidValue
 from unilim_hub.policy.quantities import (
     format_cpu,
@@ -15,6 +16,7 @@ from unilim_hub.policy.quantities import (
     parse_cpu,
     parse_date,
     parse_memory,
+    parse_name,
     parse_names,
 )
 
@@ -100,8 +102,87 @@ def test_memory_round_trips_through_its_display(number, unit):
     assert parse_memory(format_memory(parsed)) == parsed
 
 
-@given(st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.lists(st.text())))
-def test_parsers_only_ever_raise_invalid_value(junk):
-    for parser in (parse_memory, parse_cpu, parse_count, parse_names, parse_date):
+@pytest.mark.parametrize(
+    ("unit", "power"), [("", 0), ("K", 1), ("M", 2), ("G", 3), ("T", 4), ("Ko", 1), ("To", 4)]
+)
+def test_memory_units_are_powers_of_1024(unit, power):
+    # The round trip above passes with any unit table: pin the table itself.
+    assert parse_memory(f"3{unit}") == 3 * 1024**power
+
+
+@pytest.mark.parametrize(
+    "typed", ["4 Go", "4Go", "4 go", "4GO", "4 Gio", "4G", "4 GB", "4Gi", 4 * GiB]
+)
+def test_memory_in_french_units_as_the_picker_writes_it(typed):
+    # Issue 9.6: the French picker shows 4 GiB as "4 Go"; an admin copies what they see.
+    assert parse_memory(typed) == 4 * GiB
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("512 Mo", 512 * 1024**2), ("1,5 Go", None)])
+def test_other_french_memory_spellings(typed, expected):
+    if expected is None:  # a decimal comma is refused, not read as 15 or 1
+        with pytest.raises(InvalidValue):
+            parse_memory(typed)
+    else:
+        assert parse_memory(typed) == expected
+
+
+@given(st.integers(min_value=1, max_value=10**6), st.sampled_from(["K", "M", "G", "T"]))
+def test_the_pickers_french_display_is_read_back_as_the_same_amount(number, unit):
+    amount = number * 1024 ** "KMGT".index(unit) * 1024
+    for language in ("fr", "en"):
+        assert parse_memory(human_memory(amount, language)) == amount
+
+
+@pytest.mark.parametrize("typed", ["Python", "PYTHON", "info101-R", "-python", "python-", "a b"])
+def test_names_with_capitals_or_odd_ends_are_refused(typed):
+    with pytest.raises(InvalidValue) as error:
+        parse_name(typed)
+    assert error.value.code == "name.invalid"
+
+
+junk_values = st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.lists(st.text()))
+
+
+@given(junk_values)
+def test_parsers_return_a_value_of_their_kind_or_raise_invalid_value(junk):
+    # Not just "does not crash": what is returned is what the parser promises.
+    for parser, kind in (
+        (parse_memory, int),
+        (parse_cpu, int),
+        (parse_count, int),
+        (parse_names, tuple),
+        (parse_date, date),
+    ):
         with contextlib.suppress(InvalidValue):
-            parser(junk)
+            result = parser(junk)
+            assert isinstance(result, kind), (parser, junk, result)
+            if kind is int:
+                assert result >= 0
+
+
+@pytest.mark.parametrize(
+    ("parser", "typed", "code", "shown"),
+    [
+        (parse_cpu, "2 cores", "cpu.invalid", "2 cores"),
+        (parse_cpu, "0.0001", "cpu.invalid", "0.0001"),
+        (parse_memory, "4Gx", "memory.invalid", "4Gx"),
+        (parse_memory, "-1G", "value.negative", "-1G"),
+        (parse_count, "lots", "count.invalid", "lots"),
+        (parse_memory, [4], "value.type", "[4]"),
+        (parse_cpu, True, "value.type", "True"),
+    ],
+)
+def test_a_wrong_value_is_told_with_what_was_typed(parser, typed, code, shown):
+    with pytest.raises(InvalidValue) as error:
+        parser(typed)
+    assert (error.value.code, error.value.params) == (code, {"value": shown})
+
+
+def test_the_largest_amounts_are_accepted_and_one_more_is_not():
+    assert parse_cpu("1000000") == 10**9  # a million cores: the largest CPU amount
+    with pytest.raises(InvalidValue):
+        parse_cpu("1000001")
+    assert parse_memory(str(1024**6)) == 1024**6
+    with pytest.raises(InvalidValue):
+        parse_memory(str(2 * 1024**6))

@@ -7,14 +7,16 @@ what a user cannot see they cannot start, whichever way the request comes.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from .catalog import COURSE_SEPARATOR
-from .models import GroupQuota, Profile, Settings, Size, Text
+from .models import Profile, Settings, Size, Text
 from .problems import Problem
 from .properties import CourseAssignment, GroupProperties
-from .quotas import charged_quota, effective_quota
+from .quantities import format_cpu, format_memory
+from .quotas import Ceiling, Limit, course_ceiling, user_ceiling
+from .untrusted import shown
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,29 @@ def course_slug(course: str, profile: str) -> str:
     return f"{course}{COURSE_SEPARATOR}{profile}"
 
 
+@dataclass(frozen=True)
+class Hidden:
+    """Something the user would see but for one cause, so that "nothing to offer" and a
+    refused start can name that cause instead of blaming the user's groups.
+
+    ``code`` names the message; ``params`` fill it; ``limit`` is the admin setting that
+    hides it when that is the cause (the hub log names it).
+    """
+
+    slug: str
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a user may start today, and what is hidden from them and why."""
+
+    choices: tuple[Choice, ...]
+    hidden: tuple[Hidden, ...] = ()
+
+
 def visible(
     groups: Collection[str],
     properties: Mapping[str, GroupProperties],
@@ -52,47 +77,36 @@ def visible(
     today: date,
     last_choice: str | None = None,
 ) -> tuple[Choice, ...]:
-    """The profiles a member of ``groups`` may start today, in display order.
+    """The profiles a member of ``groups`` may start today, in display order (see :func:`offer`)."""
+    return offer(groups, properties, settings, today, last_choice).choices
+
+
+def offer(
+    groups: Collection[str],
+    properties: Mapping[str, GroupProperties],
+    settings: Settings,
+    today: date,
+    last_choice: str | None = None,
+) -> Offer:
+    """The profiles a member of ``groups`` may start today, and those hidden by one cause.
 
     Course profiles come first (courses by code), for the courses the user follows or
     teaches; then catalog profiles allowed to one of their groups. A course can only offer
-    a profile its member may use anyway, or a ``course_only`` one. Sizes above the
-    per-server ceiling of the user's charged group (and of the course) are not offered.
-    Exactly one choice is the default: the last one used if still visible, else the first
-    course profile, else the catalog default, else the first entry.
+    a profile its member may use anyway, or a ``course_only`` one. Sizes above the user's
+    per-server ceiling (:func:`~.quotas.user_ceiling`; for a course profile,
+    :func:`~.quotas.course_ceiling`) are not offered. Exactly one choice is the default:
+    the last one used if still visible, else the first course profile, else the catalog
+    default, else the first entry.
     """
     member_of = frozenset(groups)
     overrides = {group: parsed.quota for group, parsed in properties.items()}
-    ceiling = _Ceiling.of(charged_quota(member_of, settings.quotas, overrides))
+    ceiling = user_ceiling(member_of, settings.quotas, overrides, settings.groups)
+    hidden: list[Hidden] = []
     choices = [
-        *_course_choices(member_of, properties, settings, today, ceiling),
-        *_catalog_choices(member_of, settings, ceiling),
+        *_course_choices(member_of, properties, settings, today, ceiling, hidden=hidden),
+        *_catalog_choices(member_of, settings, ceiling, hidden),
     ]
-    return _with_default(choices, last_choice)
-
-
-@dataclass(frozen=True)
-class _Ceiling:
-    """The most one server may use; ``None`` for no limit."""
-
-    cpu: int | None = None
-    mem: int | None = None
-
-    @classmethod
-    def of(cls, quota: GroupQuota | None) -> _Ceiling:
-        return cls(quota.server_cpu_limit, quota.server_mem_limit) if quota else cls()
-
-    def tighter(self, other: _Ceiling) -> _Ceiling:
-        return _Ceiling(_smallest(self.cpu, other.cpu), _smallest(self.mem, other.mem))
-
-    def admits(self, size: Size) -> bool:
-        return (self.cpu is None or size.cpu_limit <= self.cpu) and (
-            self.mem is None or size.mem_limit <= self.mem
-        )
-
-
-def _smallest(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
+    return Offer(_with_default(choices, last_choice), tuple(hidden))
 
 
 def _courses(groups: Collection[str], settings: Settings) -> list[tuple[str, str]]:
@@ -110,54 +124,103 @@ def _course_choices(
     properties: Mapping[str, GroupProperties],
     settings: Settings,
     today: date,
-    ceiling: _Ceiling,
+    ceiling: Ceiling,
+    *,
+    hidden: list[Hidden],
 ) -> list[Choice]:
     choices = []
     for code, course_group in _courses(member_of, settings):
         course = properties.get(course_group, GroupProperties())
-        course_quota = effective_quota(course_group, settings.quotas, course.quota)
-        course_ceiling = ceiling.tighter(_Ceiling.of(course_quota))
+        limits = course_ceiling(course_group, ceiling, settings.quotas, course.quota)
         for assignment in course.course_profiles:
             profile = settings.profile(assignment.profile)
-            if profile is None or not _offered(assignment, today):
+            if profile is None or not (profile.course_only or profile.groups & member_of):
                 continue
-            if profile.course_only or profile.groups & member_of:
-                choice = _course_choice(code, profile, assignment, course_ceiling)
+            slug = course_slug(code, profile.slug)
+            if assignment.withdrawn or not _matches_catalog(profile, assignment):
+                hidden.append(Hidden(slug, "spawn.course_setting_wrong", {"course": code}))
+            elif not _offered(assignment, today):
+                hidden.append(_outside_dates(slug, code, assignment))
+            else:
+                choice = _course_choice(code, profile, assignment, limits, hidden)
                 choices.extend([choice] if choice else [])
     return choices
 
 
 def _offered(assignment: CourseAssignment, today: date) -> bool:
-    return (
-        not assignment.withdrawn
-        and (assignment.start is None or assignment.start <= today)
-        and (assignment.end is None or today <= assignment.end)
+    return (assignment.start is None or assignment.start <= today) and (
+        assignment.end is None or today <= assignment.end
     )
 
 
+def _outside_dates(slug: str, code: str, assignment: CourseAssignment) -> Hidden:
+    dates = {
+        "course": code,
+        "start": assignment.start.isoformat() if assignment.start else "…",
+        "end": assignment.end.isoformat() if assignment.end else "…",
+    }
+    return Hidden(slug, "spawn.outside_course_dates", dates)
+
+
+def _matches_catalog(profile: Profile, assignment: CourseAssignment) -> bool:
+    """Whether the course's pinned tag and size are the catalog's (see course_problems)."""
+    tag_ok = assignment.tag is None or assignment.tag in profile.tags
+    return tag_ok and (assignment.size is None or profile.size(assignment.size) is not None)
+
+
 def _course_choice(
-    code: str, profile: Profile, assignment: CourseAssignment, ceiling: _Ceiling
+    code: str,
+    profile: Profile,
+    assignment: CourseAssignment,
+    ceiling: Ceiling,
+    hidden: list[Hidden],
 ) -> Choice | None:
-    """The course's choice, or ``None`` if its pinned tag or size is not the catalog's."""
-    if assignment.tag is not None and assignment.tag not in profile.tags:
-        return None
+    """The course's choice, or ``None`` if the ceiling admits none of its sizes."""
     pinned = profile.size(assignment.size) if assignment.size else None
-    if assignment.size and pinned is None:
-        return None
-    sizes = tuple(size for size in ((pinned,) if pinned else profile.sizes) if ceiling.admits(size))
+    slug = course_slug(code, profile.slug)
+    sizes = _sizes_below(slug, (pinned,) if pinned else profile.sizes, ceiling, hidden)
     if not sizes:
         return None
     tag = assignment.tag or profile.tags[0]
-    return Choice(course_slug(code, profile.slug), profile, tag, sizes, course=code)
+    return Choice(slug, profile, tag, sizes, course=code)
+
+
+def _sizes_below(
+    slug: str, sizes: tuple[Size, ...], ceiling: Ceiling, hidden: list[Hidden]
+) -> tuple[Size, ...]:
+    """The sizes the ceiling admits; if none, why the profile is hidden."""
+    admitted = tuple(
+        size for size in sizes if ceiling.blocking(size.cpu_limit, size.mem_limit) is None
+    )
+    if not admitted and sizes:
+        smallest = min(sizes, key=lambda size: (size.mem_limit, size.cpu_limit))
+        limit = ceiling.blocking(smallest.cpu_limit, smallest.mem_limit)
+        assert limit is not None  # not admitted, so some limit blocks it
+        hidden.append(Hidden(slug, "spawn.above_ceiling", _ceiling_params(limit, smallest), limit))
+    return admitted
+
+
+def _ceiling_params(limit: Limit, size: Size) -> dict[str, str]:
+    memory = limit.field == "server_mem_limit"
+    show = format_memory if memory else format_cpu
+    return {
+        "group": limit.group,
+        "setting": limit.setting,
+        "value": show(limit.value),
+        "needed": show(size.mem_limit if memory else size.cpu_limit),
+        "size": size.slug,
+    }
 
 
 def _catalog_choices(
-    member_of: frozenset[str], settings: Settings, ceiling: _Ceiling
+    member_of: frozenset[str], settings: Settings, ceiling: Ceiling, hidden: list[Hidden]
 ) -> list[Choice]:
     choices = []
     for profile in settings.catalog:
-        sizes = tuple(size for size in profile.sizes if ceiling.admits(size))
-        if not profile.course_only and profile.groups & member_of and sizes:
+        if profile.course_only or not profile.groups & member_of:
+            continue
+        sizes = _sizes_below(profile.slug, profile.sizes, ceiling, hidden)
+        if sizes:
             choices.append(
                 Choice(profile.slug, profile, profile.tags[0], sizes, default=profile.default)
             )
@@ -180,6 +243,24 @@ def _with_default(choices: list[Choice], last_choice: str | None) -> tuple[Choic
     )
 
 
+# Why nothing is offered, most telling first: an admin's limit or a course's setting can
+# be fixed, dates pass; "none of your groups" is left for when nothing else explains it.
+_NOTHING = {
+    "spawn.above_ceiling": "spawn.nothing_above_ceiling",
+    "spawn.course_setting_wrong": "spawn.nothing_course_setting_wrong",
+    "spawn.outside_course_dates": "spawn.nothing_outside_course_dates",
+}
+
+
+def nothing_offered(hidden: tuple[Hidden, ...]) -> Hidden:
+    """The reason given when no profile is offered: the first hidden cause by importance."""
+    for code, nothing in _NOTHING.items():
+        cause = next((item for item in hidden if item.code == code), None)
+        if cause is not None:
+            return replace(cause, code=nothing)
+    return Hidden("", "spawn.no_profile")
+
+
 @dataclass(frozen=True)
 class Chosen:
     """A start request that matches the user's list: the choice and the size it gets."""
@@ -190,36 +271,76 @@ class Chosen:
 
 @dataclass(frozen=True)
 class Refused:
-    """A start request for something not in the user's list; ``code`` names the message."""
+    """A start request that cannot be served; ``code`` names the message, ``params`` fill
+    it (user-typed text already made safe by :func:`~.untrusted.shown`), ``limit`` is the
+    admin setting that causes it, if one does. ``status`` 400 means a malformed request."""
 
     code: str
-    profile: str = ""
-    option: str = ""
+    params: Mapping[str, str] = field(default_factory=dict)
+    limit: Limit | None = None
+    status: int = 403
 
 
 SIZE_OPTION = "size"
+UNLISTED_SIZE = f"{SIZE_OPTION}--unlisted-choice"
+# The options a start request may carry: the form's (through KubeSpawner) and the REST API's.
+START_OPTIONS = ("profile", SIZE_OPTION, UNLISTED_SIZE)
+# Far longer than any slug (63 characters): longer texts are not names of anything.
+MAX_OPTION_LENGTH = 200
 
 
-def choose(choices: tuple[Choice, ...], options: Mapping[str, object]) -> Chosen | Refused:
-    """Check a start request (form or REST API ``user_options``) against the visible choices.
+def malformed(options: object) -> Refused | None:
+    """Why a start request's options are not a request we understand, or ``None``.
+
+    The REST API passes any JSON body: the expected shape is an object whose only keys are
+    START_OPTIONS, with texts as values.
+    """
+    expected = {"expected": ", ".join(START_OPTIONS[:2])}
+    if not isinstance(options, Mapping):
+        return Refused("spawn.options_not_object", {"value": shown(options)} | expected, status=400)
+    for key, value in options.items():
+        if key not in START_OPTIONS:
+            return Refused("spawn.option_unknown", {"key": shown(key)} | expected, status=400)
+        if value is not None and not isinstance(value, str):
+            return Refused("spawn.option_not_text", {"key": key, "value": shown(value)}, status=400)
+        if value is not None and len(value) > MAX_OPTION_LENGTH:
+            limit = {"key": key, "max": str(MAX_OPTION_LENGTH)}
+            return Refused("spawn.option_too_long", limit, status=400)
+    return None
+
+
+def choose(offered: Offer | tuple[Choice, ...], options: object) -> Chosen | Refused:
+    """Check a start request (form or REST API ``user_options``) against what is offered.
 
     No profile named means the default one; anything not offered is refused, including
-    KubeSpawner's free-form ``unlisted_choice`` values, which unilim-hub never offers.
+    KubeSpawner's free-form ``unlisted_choice`` values, which unilim-hub never offers. A
+    refusal names the real cause: a malformed request, a limit, a course's dates or setting,
+    and only when nothing else explains it, the user's groups.
     """
-    if not choices:
-        return Refused("spawn.no_profile")
+    found = offered if isinstance(offered, Offer) else Offer(offered)
+    if (wrong := malformed(options)) is not None:
+        return wrong
+    assert isinstance(options, Mapping)  # malformed() refuses anything else
     slug = options.get("profile")
-    choice = next((c for c in choices if c.slug == slug or (not slug and c.default)), None)
+    choice = next((c for c in found.choices if c.slug == slug or (not slug and c.default)), None)
     if choice is None:
-        return Refused("spawn.profile_not_allowed", profile=str(slug))
-    unlisted = options.get(f"{SIZE_OPTION}--unlisted-choice")
+        hidden = next((item for item in found.hidden if slug and item.slug == slug), None)
+        if hidden is not None:
+            return _refusal(hidden, profile=shown(slug))
+        if not found.choices:
+            return _refusal(nothing_offered(found.hidden))
+        return Refused("spawn.profile_not_allowed", {"profile": shown(slug)})
+    unlisted = options.get(UNLISTED_SIZE)
     size_slug = options.get(SIZE_OPTION) or choice.sizes[0].slug
     size = next((s for s in choice.sizes if s.slug == size_slug), None)
     if unlisted or size is None:
-        return Refused(
-            "spawn.option_not_allowed", profile=choice.slug, option=str(unlisted or size_slug)
-        )
+        option = shown(unlisted or size_slug)
+        return Refused("spawn.option_not_allowed", {"profile": choice.slug, "option": option})
     return Chosen(choice, size)
+
+
+def _refusal(hidden: Hidden, **params: str) -> Refused:
+    return Refused(hidden.code, {**hidden.params, **params}, hidden.limit)
 
 
 def course_problems(properties: GroupProperties, settings: Settings) -> tuple[Problem, ...]:

@@ -5,6 +5,9 @@ gives it (a number, a list), and raises :class:`InvalidValue` for anything else.
 
 Memory follows JupyterHub's ``mem_limit`` convention, which z2jh admins already know:
 ``K``, ``M``, ``G`` and ``T`` are powers of 1024, so ``4G`` and ``4Gi`` both mean 4 GiB.
+The French units the picker itself shows (``Ko``, ``Mo``, ``Go``, ``To``, octets) are the
+same powers of 1024, so ``4 Go``, ``4Go`` and ``4G`` are the same amount; the English
+``GB`` the picker shows in English is also 4 GiB. A space before the unit is allowed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from datetime import date
 
 from .problems import InvalidValue
 
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:I?B|I)?)?\Z", re.IGNORECASE)
+# 4G, 4Gi, 4GiB, 4GB, and in French 4Go, 4Gio ("o" for octet); a space may come first.
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:I?[BO]|I)?)?\Z", re.IGNORECASE)
 _MEMORY_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)\Z")
 _COUNT = re.compile(r"^\d+\Z")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .checker import Checker
 from .models import GroupNaming, GroupQuota
@@ -68,3 +68,88 @@ def charged_quota(
         if (quota := effective_quota(group, baseline, overrides.get(group, {}))) is not None
     ]
     return max(quotas, key=lambda quota: quota.priority, default=None)
+
+
+# The per-server ceilings, and the GroupQuota field each one reads.
+CEILING_FIELDS = ("server_cpu_limit", "server_mem_limit")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One per-server ceiling and where it comes from, so a refusal can name it."""
+
+    value: int  # millicores or bytes
+    group: str
+    field: str  # a CEILING_FIELDS name
+    from_property: bool  # set by the group property quota.<field>, else by group_quotas
+
+    @property
+    def setting(self) -> str:
+        """The setting an admin changes: ``quota.server_mem_limit`` or the configuration key."""
+        if self.from_property:
+            return f"quota.{self.field}"
+        return f"UnilimSpawner.group_quotas[{self.group!r}].{self.field}"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The most one server may use, per resource; ``None``: no limit."""
+
+    cpu: Limit | None = None
+    mem: Limit | None = None
+
+    def blocking(self, cpu_limit: int, mem_limit: int) -> Limit | None:
+        """The limit a server of that size is above, or ``None`` if the ceiling admits it."""
+        for limit, wanted in ((self.cpu, cpu_limit), (self.mem, mem_limit)):
+            if limit is not None and wanted > limit.value:
+                return limit
+        return None
+
+
+def _limit(
+    group: str,
+    field: str,
+    baseline: Mapping[str, GroupQuota],
+    override: Mapping[str, int],
+) -> Limit | None:
+    if field in override:
+        return Limit(override[field], group, field, from_property=True)
+    value = getattr(baseline.get(group), field, None)
+    return None if value is None else Limit(value, group, field, from_property=False)
+
+
+def user_ceiling(
+    groups: Iterable[str],
+    baseline: Mapping[str, GroupQuota],
+    overrides: Mapping[str, Mapping[str, int]],
+    naming: GroupNaming,
+) -> Ceiling:
+    """A user's per-server ceiling for catalog profiles.
+
+    Per field, the most generous value among the user's groups that set that field; a
+    group that leaves a field out has no say on it, and no group setting it means no
+    limit. Course groups are left out: a course's limits apply to its own profiles only
+    (:func:`course_ceiling`). Ties go to the group whose name sorts first.
+    """
+    counted = sorted(group for group in set(groups) if naming.course_of(group) is None)
+    fields = []
+    for field in CEILING_FIELDS:
+        limits = [
+            limit
+            for group in counted
+            if (limit := _limit(group, field, baseline, overrides.get(group, {}))) is not None
+        ]
+        fields.append(max(limits, key=lambda limit: limit.value, default=None))
+    return Ceiling(*fields)
+
+
+def course_ceiling(
+    course_group: str,
+    user: Ceiling,
+    baseline: Mapping[str, GroupQuota],
+    override: Mapping[str, int],
+) -> Ceiling:
+    """The ceiling for a course's profiles: the course's field where it sets one, else the
+    user's. A course may raise or lower a ceiling for its own profiles."""
+    cpu, mem = (_limit(course_group, field, baseline, override) for field in CEILING_FIELDS)
+    return Ceiling(cpu or user.cpu, mem or user.mem)

@@ -1,0 +1,141 @@
+"""Catalog mistakes are told with the key and what to write, one by one."""
+
+from __future__ import annotations
+
+import pytest
+from traitlets.config import Config
+
+from unilim_hub import settings
+from unilim_hub.i18n import describe
+
+SIZE = {"slug": "s", "cpu_guarantee": 1, "cpu_limit": 1, "mem_guarantee": "1G", "mem_limit": "1G"}
+PROFILE = {
+    "slug": "p",
+    "display_name": "P",
+    "image": "repo/img",
+    "tags": ["t"],
+    "groups": ["student"],
+    "sizes": [SIZE],
+}
+KEY = "UnilimSpawner.profile_catalog[0]"
+
+
+def told(profile):
+    loaded, problems = settings.check(Config({"UnilimSpawner": {"profile_catalog": [profile]}}))
+    return loaded, [describe(problem, "en") for problem in problems]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"slug": "a--b"},
+            f"{KEY}.slug: 'a--b' contains '--', which names course profiles"
+            " (<course>--<profile>): choose another slug.",
+        ),
+        ({"slug": "Python"}, f"{KEY}.slug: 'Python' is not a valid name"),
+        ({"sizes": []}, f"{KEY}.sizes: This must not be empty."),
+        (
+            {"sizes": [SIZE, SIZE]},
+            f"{KEY}.sizes: Two sizes have the slug 's': each size of a profile needs its own slug.",
+        ),
+        ({"image": ""}, f"{KEY}.image: This must not be empty."),
+        ({"image": 5}, f"{KEY}.image: This must not be empty."),
+        ({"default": "yes"}, f"{KEY}.default: 'yes' should be true or false."),
+        ({"description": {"fr": "x"}}, f"{KEY}.description.en: This key is required."),
+        ({"image": None}, f"{KEY}.image: This must not be empty."),
+        ({"groups": "student"}, f"{KEY}.groups: 'student' should be a list"),
+        ({"groups": []}, f"{KEY}.groups: No group may use this profile"),
+        ({"groups": ["studnet"]}, f"{KEY}.groups[0]: Group 'studnet' is not a group"),
+        ({"image": "repo/img:1"}, f"{KEY}.image: 'repo/img:1' has a tag and 'tags' is also set"),
+        ({"image": "Repo Img"}, f"{KEY}.image: 'Repo Img' is not a valid image name"),
+        ({"tags": ["ok", 5]}, f"{KEY}.tags[1]: '5' is not a valid image tag."),
+        ({"tags": []}, f"{KEY}.tags: No tag is allowed for 'repo/img'"),
+        (
+            {"sizes": [{**SIZE, "cpu_limit": 0, "cpu_guarantee": 0}]},
+            f"{KEY}.sizes[0].cpu_limit: 0 is not allowed here",
+        ),
+        (
+            {"sizes": [{**SIZE, "mem_limit": 0, "mem_guarantee": 0}]},
+            f"{KEY}.sizes[0].mem_limit: 0 is not allowed here",
+        ),
+        ({"sizes": [{**SIZE, "gpu": "x"}]}, f"{KEY}.sizes[0].gpu: 'x' is not a whole number"),
+        ({"sizes": [{**SIZE, "slug": "Big"}]}, f"{KEY}.sizes[0].slug: 'Big' is not a valid name"),
+        (
+            {"sizes": [{**SIZE, "cpu_limit": "2 cores"}]},
+            f"{KEY}.sizes[0].cpu_limit: '2 cores' is not an amount of CPU",
+        ),
+        (
+            {"sizes": [{**SIZE, "mem_guarantee": "2 gigs"}]},
+            f"{KEY}.sizes[0].mem_guarantee: '2 gigs' is not an amount of memory",
+        ),
+    ],
+)
+def test_a_wrong_catalog_entry_is_named_and_explained(change, expected):
+    loaded, said = told({**PROFILE, **change})
+    assert loaded is None
+    assert len(said) == 1 and said[0].startswith(expected), said
+
+
+def test_a_profile_without_sizes_or_image_is_told_what_is_missing():
+    without = {key: value for key, value in PROFILE.items() if key not in ("image", "sizes")}
+    _, said = told(without)
+    assert said == [f"{KEY}.image: This key is required.", f"{KEY}.sizes: This key is required."]
+
+
+def test_texts_default_to_the_slug_and_to_nothing():
+    loaded, said = told({**PROFILE, "display_name": None})
+    assert said == []
+    (profile,) = loaded.catalog
+    assert (profile.display_name.fr, profile.display_name.en) == ("p", "p")
+    assert (profile.description.fr, profile.description.en) == ("", "")
+    loaded, _ = told({**PROFILE, "description": {"fr": "Bonjour", "en": "Hello"}})
+    assert loaded.catalog[0].description.get("en") == "Hello"
+    assert loaded.catalog[0].description.get("fr") == "Bonjour"
+
+
+def test_a_misspelt_group_gets_the_closest_spelling():
+    config = Config(
+        {
+            "UnilimSpawner": {
+                "group_quotas": {"studnet": {"servers": 3}, "zzzzzz": {"servers": 1}},
+            }
+        }
+    )
+    _, problems = settings.check(config)
+    said = {problem.key: describe(problem, "en") for problem in problems}
+    assert said["UnilimSpawner.group_quotas['studnet']"].endswith("Did you mean 'student'?")
+    assert "Did you mean" not in said["UnilimSpawner.group_quotas['zzzzzz']"]
+
+
+def test_a_size_is_read_in_every_unit_people_write():
+    size = {
+        "slug": "big",
+        "gpu": 2,
+        "cpu_guarantee": "500m",
+        "cpu_limit": 2,
+        "mem_guarantee": "512M",
+        "mem_limit": "2 Go",
+    }
+    loaded, said = told({**PROFILE, "sizes": [size]})
+    assert said == []
+    (read,) = loaded.catalog[0].sizes
+    assert (read.cpu_guarantee, read.cpu_limit, read.gpu) == (500, 2000, 2)
+    assert (read.mem_guarantee, read.mem_limit) == (512 * 1024**2, 2 * 1024**3)
+    assert (read.display_name.fr, read.display_name.en) == ("Big", "Big")
+
+
+def test_an_image_with_its_tag_allows_that_tag_only():
+    loaded, said = told({**{k: v for k, v in PROFILE.items() if k != "tags"}, "image": "r/i:1.2"})
+    assert said == []
+    assert (loaded.catalog[0].image, loaded.catalog[0].tags) == ("r/i", ("1.2",))
+    loaded, said = told({**{k: v for k, v in PROFILE.items() if k != "tags"}, "image": "h:5000/i"})
+    assert said == [
+        f"{KEY}.tags: No tag is allowed for 'h:5000/i': list the allowed tags in"
+        " 'tags' (the first is the default)."
+    ]
+
+
+def test_a_course_only_profile_needs_no_groups():
+    loaded, said = told({**PROFILE, "groups": [], "course_only": True})
+    assert said == [] and loaded.catalog[0].course_only

@@ -1,0 +1,196 @@
+"""UnilimSpawner itself, without a hub: what it refuses, and what it hands to KubeSpawner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+from jupyterhub.objects import Server
+from tornado import web
+from traitlets.config import Config
+
+from unilim_hub import compat
+from unilim_hub.spawner import UnilimSpawner
+
+EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
+GiB = 1024**3
+
+
+# These tests never reach Kubernetes: KubeSpawner's client is not even built.
+pytestmark = pytest.mark.usefixtures("kubespawner_offline")
+
+
+class Group(SimpleNamespace):
+    name: str
+    properties: dict[str, Any]
+
+
+def spawner(groups: dict[str, dict[str, Any]], options: Any, body: bytes = b"") -> UnilimSpawner:
+    """A UnilimSpawner for a user in ``groups`` (name -> properties) asking for ``options``."""
+    config = Config(yaml.safe_load(EXAMPLE.read_text())["hub"]["config"])
+    user = SimpleNamespace(
+        name="alice",
+        id=1,
+        url="/user/alice/",
+        escaped_name="alice",
+        server=Server(),
+        groups=[Group(name=name, properties=props) for name, props in groups.items()],
+        db=None,
+    )
+    request = SimpleNamespace(
+        method="POST",
+        path="/hub/api/users/alice/server",
+        body=body,
+        headers={"Accept-Language": "en"},
+    )
+    handler = SimpleNamespace(request=request, settings={"failure_count": 0})
+    made = UnilimSpawner(config=config, user=user, _mock=True)
+    made.handler = handler
+    made.orm_spawner = None
+    made.user_options = options
+    return made
+
+
+def student(**properties: Any) -> dict[str, dict[str, Any]]:
+    return {"student": properties}
+
+
+async def refused(made: UnilimSpawner) -> web.HTTPError:
+    with pytest.raises(web.HTTPError) as error:
+        await made.load_user_options()
+    return error.value
+
+
+def message(error: web.HTTPError) -> str:
+    return getattr(error, "jupyterhub_message", None) or str(error.log_message or error)
+
+
+async def test_spawner_refuses_a_forged_profile_before_kubespawner_applies_it():
+    made = spawner(student(), {"profile": "research"})
+    error = await refused(made)
+    assert error.status_code == 403
+    assert "The environment 'research' is not available to you" in message(error)
+    assert made.image != "quay.io/jupyter/scipy-notebook:2025-10-20"  # nothing applied
+
+
+async def test_spawner_hands_kubespawner_the_size_in_cores_and_bytes():
+    made = spawner(student(), {"profile": "python", "size": "large"})
+    await made.load_user_options()
+    assert made.image == "quay.io/jupyter/scipy-notebook:2025-10-20"
+    # 500m guaranteed, 4 cores at most: KubeSpawner takes cores, the catalog millicores.
+    assert (made.cpu_guarantee, made.cpu_limit) == (0.5, 4.0)
+    assert (made.mem_guarantee, made.mem_limit) == (2 * GiB, 4 * GiB)
+
+
+async def test_spawner_gives_the_default_size_when_none_is_asked():
+    made = spawner(student(), {})
+    await made.load_user_options()
+    assert made.image == "quay.io/jupyter/scipy-notebook:2025-10-20"
+    assert (made.cpu_guarantee, made.cpu_limit) == (0.2, 2.0)
+    assert (made.mem_guarantee, made.mem_limit) == (1 * GiB, 2 * GiB)
+
+
+async def test_kubespawner_second_evaluation_sees_the_list_that_was_checked(monkeypatch):
+    # Between the check and KubeSpawner's own evaluation of profile_list the course's
+    # properties change (a teacher withdraws the profile): the checked list still applies,
+    # and the start gets exactly what was checked.
+    groups = {
+        "student": {},
+        "course-info101": {"course.profiles": "python", "course.python.size": "large"},
+    }
+    made = spawner(groups, {"profile": "info101--python"})
+    original = UnilimSpawner.offer
+    calls = []
+
+    def offer_then_withdraw(self: UnilimSpawner):
+        found = original(self)
+        calls.append(found)
+        groups_now = self.user.groups
+        groups_now[1].properties = {}  # withdrawn right after the check
+        return found
+
+    monkeypatch.setattr(UnilimSpawner, "offer", offer_then_withdraw)
+    await made.load_user_options()
+    assert made.mem_limit == 4 * GiB  # the course's pinned "large" size
+    assert len(calls) == 1  # KubeSpawner's evaluation did not ask the policy again
+    # After the start, the list is asked afresh: the withdrawn profile is gone.
+    monkeypatch.setattr(UnilimSpawner, "offer", original)
+    assert "info101--python" not in [entry["slug"] for entry in made._profile_list(made)]
+
+
+async def test_spawner_names_the_admins_memory_limit_not_the_groups(caplog):
+    made = spawner(student(**{"quota.server_mem_limit": "1G"}), {})
+    error = await refused(made)
+    text = message(error)
+    assert "none of the groups" not in text
+    assert "group student (quota.server_mem_limit = 1G" in text
+    # The hub log is in the site's language (French in the example configuration).
+    assert "Groupe student : quota.server_mem_limit = 1G est inférieur" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (False, "must be a JSON object"),
+        (0, "must be a JSON object"),
+        ("xl", "must be a JSON object"),
+        (["python"], "must be a JSON object"),
+        ({"profile": "python", "colour": "blue"}, "unknown option 'colour'"),
+        ({"profile": 42}, "must be a text"),
+        ({"profile": "p" * 10_000}, "longer than 200 characters"),
+    ],
+)
+async def test_malformed_start_request_is_a_400_that_says_what_is_expected(options, expected):
+    made = spawner(student(), options)
+    error = await refused(made)
+    assert error.status_code == 400
+    assert expected in message(error)
+    # JupyterHub 5 adds 1 after the failure: the refusal takes it back first. JupyterHub 6
+    # counts no SpawnException (nor any 4xx), so nothing is taken back there.
+    expected = -1 if compat.SpawnException is None else 0
+    assert made.handler.settings["failure_count"] == expected
+
+
+async def test_false_body_refused_even_when_jupyterhub_takes_it_for_no_body():
+    # JupyterHub 6 turns a `false` body into "no options"; the body itself is checked.
+    made = spawner(student(), {}, body=b"false")
+    error = await refused(made)
+    assert error.status_code == 400
+
+
+async def test_a_newline_in_a_requested_profile_forges_no_log_line(caplog):
+    made = spawner(student(), {"profile": "x\nINFO forged line" + "y" * 150})
+    error = await refused(made)
+    text = message(error)
+    assert "\n" not in text
+    assert "x\\nINFO forged line" in text
+    assert "y" * 60 not in text  # cut to 64 characters
+
+
+def test_form_keeps_only_the_chosen_profile_and_its_options():
+    made = spawner(student(), {})
+    form = {
+        "profile": ["python"],
+        "profile-option-python--size": ["large"],
+        "profile-option-r--size": ["standard"],
+        "evil\nfield": ["x"],
+    }
+    assert made.options_from_form(form) == {"profile": "python", "size": "large"}
+
+
+def test_a_course_property_with_a_newline_forges_no_log_line(caplog):
+    forged = "latest\n[E 2026-11-30 12:00:00.000 JupyterHub app] forged" + "z" * 500
+    made = spawner(
+        {
+            "student": {},
+            "course-info101": {"course.profiles": "python", "course.python.tag": forged},
+        },
+        {},
+    )
+    made.group_properties()
+    assert "course.python.tag" in caplog.text
+    assert not any(line.startswith("[E 2026") for line in caplog.text.splitlines())
+    assert "z" * 100 not in caplog.text
