@@ -24,20 +24,20 @@ from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import default
 
-from . import settings
+from . import configuration
 from .compat import declare_custom_scope
 from .configurables import AuthenticatorTraits
+from .errors import error_page
 from .i18n import negotiate, translate
 from .policy import claims
-from .policy.claims import Refusal
 from .policy.models import COURSE_MANAGE_SCOPE
 from .policy.oidc import discovery_url, endpoints_of, issuer_problem
-from .refusals import error_page
+from .policy.refusal import Refusal
 
 _ROLE_SPECS = {role["name"]: role for role in get_default_roles()}
 
 
-class LoginRefused(Exception):
+class LoginError(Exception):
     """A login that cannot go on; the handlers show its message in the browser's language."""
 
     def __init__(self, refusal: Refusal, status: int = 403) -> None:
@@ -46,7 +46,7 @@ class LoginRefused(Exception):
         self.status = status
 
 
-class IdpUnavailable(LoginRefused):
+class IdpUnavailable(LoginError):
     """The IdP does not answer, or answers with a server error: nothing is known about anyone."""
 
     def __init__(self) -> None:
@@ -62,11 +62,11 @@ def _is_outage(error: HTTPClientError | OSError) -> bool:
     return not isinstance(error, HTTPClientError) or error.code >= 500  # 599: no connection
 
 
-def _idp_failure(error: HTTPClientError | OSError) -> LoginRefused:
+def _idp_failure(error: HTTPClientError | OSError) -> LoginError:
     """What to tell a person whose login failed on a request to the IdP."""
     if _is_outage(error):
         return IdpUnavailable()
-    return LoginRefused(Refusal("login.idp_rejected"), status=400)  # e.g. an expired code
+    return LoginError(Refusal("login.idp_rejected"), status=400)  # e.g. an expired code
 
 
 def _scrubbed(uri: str) -> str:
@@ -76,7 +76,7 @@ def _scrubbed(uri: str) -> str:
 
 
 class _RefusalPages:
-    """Turns :class:`LoginRefused` into the hub's error page, in the browser's language.
+    """Turns :class:`LoginError` into the hub's error page, in the browser's language.
 
     Also keeps the request's query out of the hub log: tornado logs every error with the
     request's full URI, and the callback's holds the authorization code and the state.
@@ -102,7 +102,7 @@ class _RefusalPages:
                 "Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb)
             )
 
-    def refusal_page(self, refused: LoginRefused) -> web.HTTPError:
+    def refusal_page(self, refused: LoginError) -> web.HTTPError:
         language = negotiate(
             self.request.headers.get("Accept-Language"), self.authenticator.default_language
         )
@@ -115,7 +115,7 @@ class UnilimLoginHandler(_RefusalPages, OAuthLoginHandler):  # type: ignore[misc
     async def get(self) -> None:
         try:
             await self.authenticator.discover()
-        except LoginRefused as refused:
+        except LoginError as refused:
             raise self.refusal_page(refused) from None
         super().get()
 
@@ -124,7 +124,7 @@ class UnilimCallbackHandler(_RefusalPages, OAuthCallbackHandler):  # type: ignor
     async def get(self) -> None:
         try:
             await super().get()
-        except LoginRefused as refused:
+        except LoginError as refused:
             raise self.refusal_page(refused) from None
 
 
@@ -160,15 +160,15 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
 
     @default("allowed_groups")
     def _allowed_groups_default(self) -> set[str]:
-        return set(settings.load(self.config).groups.affiliations)
+        return set(configuration.load(self.config).groups.affiliations)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # The authenticator is created when the hub starts: a wrong configuration stops
         # the hub here, with every problem named, instead of failing at the first login.
         try:
-            self._settings = settings.load(self.config)
-        except settings.UnilimConfigError as error:
+            self._settings = configuration.load(self.config)
+        except configuration.UnilimConfigError as error:
             for line in str(error).splitlines():
                 self.log.critical(line)
             raise SystemExit(str(error)) from None
@@ -198,7 +198,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
         self._discovery = loop.create_task(self._discover_quietly())
 
     async def _discover_quietly(self) -> None:
-        with contextlib.suppress(LoginRefused):  # logged; the next login tries again
+        with contextlib.suppress(LoginError):  # logged; the next login tries again
             await self.discover()
 
     async def discover(self) -> None:
@@ -256,7 +256,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             # Upstream's messages here may hold the token response or the ID token itself.
             status = getattr(error, "status_code", 401)
             self._log(logging.WARNING, "log.idp_login_failed", error=f"HTTP {status}")
-            raise LoginRefused(Refusal("login.idp_rejected"), status=400) from None
+            raise LoginError(Refusal("login.idp_rejected"), status=400) from None
 
     async def token_to_user(self, token_info: Any) -> Any:
         """The claims of a token response; a missing, expired or unreadable token says nothing.
@@ -292,16 +292,16 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             await self.discover()
             model = await self._fresh_auth_model(auth_state, handler)
             if model is None:
-                raise LoginRefused(Refusal("login.idp_rejected"))  # no token works any more
+                raise LoginError(Refusal("login.idp_rejected"))  # no token works any more
             if model["name"] != user.name:
-                raise LoginRefused(Refusal("login.renamed"))  # JupyterHub would answer 500
+                raise LoginError(Refusal("login.renamed"))  # JupyterHub would answer 500
             await self.check_allowed(user.name, model)
             result = model
         except IdpUnavailable:
             return self._during_outage(user.name, "discovery")
         except (HTTPClientError, OSError) as error:  # only outages get this far
             return self._during_outage(user.name, str(error))
-        except LoginRefused as refused:
+        except LoginError as refused:
             self._log(logging.INFO, "log.login_again", user=user.name, reason=refused.refusal.code)
         self._idp_down_since = None  # the IdP answered
         return result
@@ -360,7 +360,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
         if isinstance(name, Refusal):
             message = translate(name.code, self.default_language, **name.params)
             self._log(logging.WARNING, "log.login_refused", reason=message)
-            raise LoginRefused(name)
+            raise LoginError(name)
         return name
 
     async def _membership(self, auth_state: dict[str, Any]) -> claims.Membership:
@@ -374,7 +374,7 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
         GenericOAuthenticator always has a value (``oauth_user.groups``, from the
         deprecated ``claim_groups_key``): only a configured one replaces ``groups_claim``.
         """
-        section = settings.authenticator_section(self.config)
+        section = configuration.authenticator_section(self.config)
         if "auth_state_groups_key" not in section and "claim_groups_key" not in section:
             return None
         key = self.auth_state_groups_key
@@ -421,4 +421,4 @@ class UnilimAuthenticator(AuthenticatorTraits, GenericOAuthenticator):  # type: 
             allowed=", ".join(sorted(self.allowed_groups)),
             ignored=", ".join(ignored) or "-",
         )
-        raise LoginRefused(Refusal("login.not_allowed"))
+        raise LoginError(Refusal("login.not_allowed"))

@@ -11,7 +11,7 @@ import yaml
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from . import settings
+from . import configuration
 from .i18n import describe, terminal_language, translate
 from .policy.models import LANGUAGES
 
@@ -35,7 +35,7 @@ def check_config(path: Path, language: str) -> int:
     except Exception as error:  # any failure to read or run the file is the admin's to see
         print(translate("check.unreadable", language, path=path, error=error), file=sys.stderr)
         return 2
-    _, problems = settings.check(config)
+    _, problems = configuration.check(config)
     if not problems:
         print(translate("check.ok", language, path=path))
         return 0

@@ -17,8 +17,8 @@ from oauthenticator.generic import GenericOAuthenticator
 from traitlets import Bool, Dict, Float, HasTraits, Int, List, Unicode, Union
 from traitlets.config import Configurable
 
-from .policy.checker import AUTHENTICATOR, SITE, SPAWNER
 from .policy.models import ClaimRules, GroupNaming, S3Mode, S3Settings, Settings, Storage
+from .policy.problems import AUTHENTICATOR, SITE, SPAWNER
 from .policy.quantities import format_memory
 
 

@@ -12,7 +12,8 @@ from jinja2 import Environment, PackageLoader
 
 from .i18n import translate
 from .policy.models import LANGUAGES
-from .policy.profiles import Chosen, Refused
+from .policy.profiles import Chosen
+from .policy.refusal import Refusal
 
 _PICKER = Environment(loader=PackageLoader("unilim_hub", "templates"), autoescape=True)
 _PICKER_TEXTS = (
@@ -26,13 +27,13 @@ _PICKER_TEXTS = (
 def render_picker(
     profile_list: list[dict[str, Any]],
     site_language: str,
-    nothing: Refused | Chosen | None = None,
+    nothing: Refusal | Chosen | None = None,
 ) -> str:
     """The spawn form: a card per profile, every text in both languages for the browser.
 
     ``nothing`` says why the list is empty (by default: in none of the allowed groups).
     """
-    cause = nothing if isinstance(nothing, Refused) else Refused("spawn.no_profile")
+    cause = nothing if isinstance(nothing, Refusal) else Refusal("spawn.no_profile")
     texts = {
         lang: {key: translate(key, lang) for key in _PICKER_TEXTS}
         | {"nothing": translate(cause.code, lang, **cause.params)}

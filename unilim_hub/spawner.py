@@ -17,9 +17,10 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import settings
+from . import configuration
 from .compat import PickerHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
+from .errors import spawn_error
 from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
@@ -28,14 +29,13 @@ from .policy.models import Settings
 from .policy.profiles import (
     Choice,
     Offer,
-    Refused,
     choose,
     course_problems,
     offer,
 )
 from .policy.properties import GroupProperties, parse_group_properties
+from .policy.refusal import Refusal
 from .policy.untrusted import shown
-from .refusals import refusal
 
 
 class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
@@ -50,10 +50,10 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
         traceback, while the hub log lists every problem.
         """
         try:
-            return settings.load(self.config)
-        except settings.UnilimConfigError as error:
+            return configuration.load(self.config)
+        except configuration.UnilimConfigError as error:
             self.log.critical("%s", error)
-            raise refusal(
+            raise spawn_error(
                 "spawn.misconfigured",
                 self._browser_language("en"),
                 reason="misconfigured",
@@ -118,7 +118,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
         nothing = None
         if not profiles:  # the real cause, in the picker and, if an admin's, in the log
             nothing = choose(self.offer(), {})
-            if isinstance(nothing, Refused):
+            if isinstance(nothing, Refusal):
                 self._log_cause(nothing)
         return render_picker(profiles, self.settings.default_language, nothing)
 
@@ -165,7 +165,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
     def visible_choices(self) -> tuple[Choice, ...]:
         return self.offer().choices
 
-    def _log_cause(self, refused: Refused) -> None:
+    def _log_cause(self, refused: Refusal) -> None:
         if refused.limit is not None:
             # For the admins, in the site's language: which property of which group.
             language = self.settings.default_language
@@ -210,7 +210,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""
         found = self.offer()
         decision = choose(found, self._start_request())
-        if isinstance(decision, Refused):
+        if isinstance(decision, Refusal):
             self._refuse(decision)
         # KubeSpawner evaluates profile_list again: it must see the list just checked, even
         # if a course's dates or properties change in between.
@@ -221,11 +221,11 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             self._checked_choices = ()
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
 
-    def _refuse(self, decision: Refused) -> NoReturn:
+    def _refuse(self, decision: Refusal) -> NoReturn:
         REFUSALS.labels(reason=decision.code).inc()
         self._log_cause(decision)
         forgive_in_failure_count(self.handler)
-        raise refusal(
+        raise spawn_error(
             decision.code,
             self.language(),
             reason=decision.code,

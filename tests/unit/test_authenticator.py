@@ -10,7 +10,7 @@ from tornado.httpclient import HTTPClientError
 from traitlets.config import Config
 
 from unilim_hub.authenticator import (
-    LoginRefused,
+    LoginError,
     UnilimAuthenticator,
     UnilimCallbackHandler,
     _idp_failure,
@@ -34,7 +34,7 @@ def test_keycloak_ready_defaults():
 
 def test_callable_username_claim_that_finds_nothing_is_refused():
     auth = authenticator(username_claim=lambda user_info: None)
-    with pytest.raises(LoginRefused) as refused:
+    with pytest.raises(LoginError) as refused:
         auth.user_info_to_username({"preferred_username": "alice"})
     assert refused.value.refusal.code == "login.no_username"
 
@@ -45,7 +45,7 @@ def test_username_is_the_one_the_idp_sends():
 
 @pytest.mark.parametrize("name", ["ｊｅａｎ.ｄｕｐｏｎｔ", "ﬁlip", "Alice"])
 def test_look_alike_username_gets_the_refusal_page_instead_of_another_persons_account(name):
-    with pytest.raises(LoginRefused) as refused:
+    with pytest.raises(LoginError) as refused:
         authenticator().user_info_to_username({"preferred_username": name})
     assert refused.value.refusal.code == "login.invalid_username"
     assert refused.value.status == 403
@@ -65,7 +65,7 @@ async def test_roles_of_a_teacher_who_is_also_admin():
 async def test_person_of_no_allowed_group_is_refused():
     auth = authenticator()
     model = {"name": "eve", "admin": False, "groups": [], "auth_state": {"oauth_user": {}}}
-    with pytest.raises(LoginRefused) as refused:
+    with pytest.raises(LoginError) as refused:
         await auth.check_allowed("eve", model)
     assert refused.value.refusal.code == "login.not_allowed"
 

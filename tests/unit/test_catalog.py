@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from traitlets.config import Config
 
-from unilim_hub import settings
+from unilim_hub import configuration
 from unilim_hub.i18n import describe
 
 SIZE = {"slug": "s", "cpu_guarantee": 1, "cpu_limit": 1, "mem_guarantee": "1G", "mem_limit": "1G"}
@@ -21,7 +21,9 @@ KEY = "UnilimSpawner.profile_catalog[0]"
 
 
 def told(profile):
-    loaded, problems = settings.check(Config({"UnilimSpawner": {"profile_catalog": [profile]}}))
+    loaded, problems = configuration.check(
+        Config({"UnilimSpawner": {"profile_catalog": [profile]}})
+    )
     return loaded, [describe(problem, "en") for problem in problems]
 
 
@@ -102,7 +104,7 @@ def test_a_misspelt_group_gets_the_closest_spelling():
             }
         }
     )
-    _, problems = settings.check(config)
+    _, problems = configuration.check(config)
     said = {problem.key: describe(problem, "en") for problem in problems}
     assert said["UnilimSpawner.group_quotas['studnet']"].endswith("Did you mean 'student'?")
     assert "Did you mean" not in said["UnilimSpawner.group_quotas['zzzzzz']"]

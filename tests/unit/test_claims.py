@@ -5,9 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from traitlets.config import Config
 
-from unilim_hub import settings
+from unilim_hub import configuration
 from unilim_hub.policy.claims import (
-    Refusal,
     claim_at,
     membership,
     normalise_username,
@@ -16,6 +15,7 @@ from unilim_hub.policy.claims import (
 )
 from unilim_hub.policy.models import ClaimRules, GroupNaming
 from unilim_hub.policy.oidc import Endpoints, discovery_url, endpoints_of, issuer_problem
+from unilim_hub.policy.refusal import Refusal
 
 NAMING = GroupNaming(admin_groups=frozenset({"hub-admins"}))
 RULES = ClaimRules()
@@ -257,12 +257,12 @@ def test_wrong_discovery_document_is_explained(document, code):
 
 
 def problems_of(config: dict) -> dict[str, str]:
-    _, problems = settings.check(Config(config))
+    _, problems = configuration.check(Config(config))
     return {problem.key: problem.code for problem in problems}
 
 
 def test_claim_rules_come_from_the_authenticator_settings():
-    loaded, problems = settings.check(
+    loaded, problems = configuration.check(
         Config({"UnilimAuthenticator": {"affiliation_map": {"Employee": "staff"},
                                         "groups_claim": "memberOf"}})
     )  # fmt: skip
@@ -463,13 +463,15 @@ def test_logout_url_keeps_the_endpoints_own_query(end_session, expected):
 
 @pytest.mark.parametrize("spelling", [["/hub-admins"], ["hub-admins"]])
 def test_admin_group_spelled_as_a_keycloak_path_is_the_group_claims_give(spelling):
-    loaded, problems = settings.check(Config({"UnilimAuthenticator": {"admin_groups": spelling}}))
+    loaded, problems = configuration.check(
+        Config({"UnilimAuthenticator": {"admin_groups": spelling}})
+    )
     assert problems == ()
     assert loaded.groups.admin_groups == {"hub-admins"}
 
 
 def test_every_setting_naming_a_group_accepts_the_keycloak_path_spelling():
-    loaded, problems = settings.check(
+    loaded, problems = configuration.check(
         Config({
             "UnilimSite": {"affiliation_groups": ["/student", "staff"]},
             "UnilimAuthenticator": {"allowed_groups": ["/student", "/course-info101"]},
@@ -505,7 +507,7 @@ def test_every_setting_naming_a_group_accepts_the_keycloak_path_spelling():
 def test_configured_group_name_that_can_never_match_is_refused_with_the_spelling(
     setting, key, code, suggestion
 ):
-    _, problems = settings.check(Config(setting))
+    _, problems = configuration.check(Config(setting))
     found = {problem.key: problem for problem in problems}
     assert found[key].code == code
     assert found[key].params.get("suggestion", "") == suggestion

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from unilim_hub import settings
+from unilim_hub import configuration
 from unilim_hub.i18n import describe
 from unilim_hub.policy.models import S3Mode
 
@@ -19,12 +19,12 @@ def example() -> dict:
 
 
 def problems_of(hub_config: dict) -> dict[str, str]:
-    _, problems = settings.check(Config(hub_config))
+    _, problems = configuration.check(Config(hub_config))
     return {problem.key: problem.code for problem in problems}
 
 
 def test_example_configuration_is_valid_and_typed(example):
-    loaded, problems = settings.check(Config(example))
+    loaded, problems = configuration.check(Config(example))
     assert problems == ()
     assert [profile.slug for profile in loaded.catalog] == ["python", "r", "research", "spark"]
     python = loaded.profile("python")
@@ -36,7 +36,7 @@ def test_example_configuration_is_valid_and_typed(example):
 
 
 def test_empty_configuration_is_valid():
-    loaded, problems = settings.check(Config())
+    loaded, problems = configuration.check(Config())
     assert problems == () and loaded.catalog == ()
 
 
@@ -164,7 +164,7 @@ def test_each_mistake_is_named_by_its_key(example, mistake):
 @pytest.mark.parametrize("mistake", BAD_CONFIGURATIONS, ids=list(BAD_CONFIGURATIONS))
 def test_each_mistake_is_explained_in_french_and_english(example, mistake):
     BAD_CONFIGURATIONS[mistake][0](example)
-    _, problems = settings.check(Config(example))
+    _, problems = configuration.check(Config(example))
     english = [describe(problem, "en") for problem in problems]
     french = [describe(problem, "fr") for problem in problems]
     assert english != french
@@ -200,7 +200,7 @@ def test_image_with_a_single_tag(example):
     profile = spawner(example)["profile_catalog"][1]
     del profile["tags"]
     profile["image"] = "registry.example.org:5000/jupyter/r-notebook:2025-10-20"
-    loaded, problems = settings.check(Config(example))
+    loaded, problems = configuration.check(Config(example))
     assert problems == ()
     assert loaded.profile("r").image == "registry.example.org:5000/jupyter/r-notebook"
     assert loaded.profile("r").tags == ("2025-10-20",)
@@ -208,22 +208,22 @@ def test_image_with_a_single_tag(example):
 
 def test_the_hub_refuses_to_load_a_bad_configuration(example):
     spawner(example)["home_size"] = "lots"
-    with pytest.raises(settings.UnilimConfigError) as error:
-        settings.load(Config(example))
+    with pytest.raises(configuration.UnilimConfigError) as error:
+        configuration.load(Config(example))
     assert "UnilimSpawner.home_size" in str(error.value)
     assert "ne peut pas démarrer" in str(error.value)  # the site's default language
 
 
 def test_catalog_groups_spelled_as_keycloak_paths_name_the_groups_claims_give(example):
     spawner(example)["profile_catalog"][0]["groups"] = ["/student", "/course-info101"]
-    loaded, problems = settings.check(Config(example))
+    loaded, problems = configuration.check(Config(example))
     assert problems == ()
     assert loaded.catalog[0].groups == {"student", "course-info101"}
 
 
 def test_catalog_group_that_no_claim_can_produce_is_refused_with_the_spelling(example):
     spawner(example)["profile_catalog"][0]["groups"] = ["ｓｔｕｄｅｎｔ", "/clubs/student"]
-    _, problems = settings.check(Config(example))
+    _, problems = configuration.check(Config(example))
     found = {problem.key: problem for problem in problems}
     first = found["UnilimSpawner.profile_catalog[0].groups[0]"]
     assert (first.code, first.params["suggestion"]) == ("group.never_matches", "student")

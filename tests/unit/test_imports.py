@@ -35,7 +35,7 @@ def _imports_of(source: str, package: str) -> set[str]:
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}" if base else anchor
             found.add(base)
-            # `from . import settings` imports the module `unilim_hub.settings`.
+            # `from . import configuration` imports the module `unilim_hub.configuration`.
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
 

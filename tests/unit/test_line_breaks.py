@@ -13,7 +13,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from unilim_hub import settings
+from unilim_hub import configuration
 from unilim_hub.policy import claims, quantities
 from unilim_hub.policy.models import GroupNaming
 from unilim_hub.policy.problems import InvalidValue
@@ -58,7 +58,7 @@ def _set_endpoint(c: dict) -> None:
 def test_check_config_refuses_a_setting_ending_with_a_line_break(change, key: str) -> None:
     config = _example()
     change(config)
-    _, problems = settings.check(Config(config))
+    _, problems = configuration.check(Config(config))
     assert any(problem.key.startswith(key) for problem in problems), problems
 
 

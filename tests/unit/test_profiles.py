@@ -10,14 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from traitlets.config import Config
 
-from unilim_hub import settings as settings_module
+from unilim_hub import configuration
 from unilim_hub.i18n import describe
 from unilim_hub.manifests import profile_entry
 from unilim_hub.picker import render_picker
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
 from unilim_hub.policy.profiles import (
     Chosen,
-    Refused,
     choose,
     course_problems,
     malformed,
@@ -25,6 +24,7 @@ from unilim_hub.policy.profiles import (
     visible,
 )
 from unilim_hub.policy.properties import parse_group_properties
+from unilim_hub.policy.refusal import Refusal
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 TODAY = date(2026, 11, 25)
@@ -33,7 +33,7 @@ TODAY = date(2026, 11, 25)
 @pytest.fixture(scope="module")
 def example() -> Settings:
     config = yaml.safe_load(EXAMPLE.read_text())["hub"]["config"]
-    return settings_module.load(Config(config))
+    return configuration.load(Config(config))
 
 
 def course(**properties):
@@ -278,11 +278,11 @@ def test_start_request_matching_the_list_is_chosen(example):
 )
 def test_start_request_outside_the_list_is_refused(example, options, code):
     decision = choose(visible({"student"}, {}, example, TODAY), options)
-    assert isinstance(decision, Refused) and decision.code == code
+    assert isinstance(decision, Refusal) and decision.code == code
 
 
 def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
-    assert choose((), {}) == Refused("spawn.no_profile")
+    assert choose((), {}) == Refusal("spawn.no_profile")
 
 
 def test_picker_escapes_what_admins_typed(example):
@@ -325,7 +325,7 @@ def test_sizes_above_the_cpu_ceiling_are_not_offered(example):
 
 def refusal_of(example, groups, properties, options=None, today=TODAY):
     decision = choose(offer(groups, properties, example, today), {} if options is None else options)
-    assert isinstance(decision, Refused)
+    assert isinstance(decision, Refusal)
     return decision
 
 
@@ -421,7 +421,7 @@ def test_malformed_start_request_is_refused_as_malformed(example, options, code)
 def test_any_json_start_body_is_chosen_or_refused_with_a_message(body):
     choices = offer({"student"}, {}, settings_with(()), TODAY)
     decision = choose(choices, body)
-    assert isinstance(decision, Refused)  # nothing is offered in an empty catalog
+    assert isinstance(decision, Refusal)  # nothing is offered in an empty catalog
     for value in decision.params.values():
         assert "\n" not in value and len(value) <= 200
 
@@ -498,7 +498,7 @@ def test_a_course_not_yet_started_says_its_first_day_and_a_named_start_too(examp
 
 
 def test_a_malformed_request_says_what_it_got_and_what_is_expected():
-    assert malformed(False) == Refused(
+    assert malformed(False) == Refusal(
         "spawn.options_not_object", {"value": "False", "expected": "profile, size"}, status=400
     )
     assert malformed({"profile": "python", "size": "large"}) is None
@@ -514,13 +514,13 @@ def test_a_wrong_tag_lists_every_allowed_tag(example):
 
 def test_a_refusal_names_what_was_asked(example):
     choices = offer({"student"}, {}, example, TODAY)
-    assert choose(choices, {"profile": "python", "size": "huge"}) == Refused(
+    assert choose(choices, {"profile": "python", "size": "huge"}) == Refusal(
         "spawn.option_not_allowed", {"profile": "python", "option": "huge"}
     )
-    assert choose(choices, {"profile": "python", "size--unlisted-choice": "64G"}) == Refused(
+    assert choose(choices, {"profile": "python", "size--unlisted-choice": "64G"}) == Refusal(
         "spawn.option_not_allowed", {"profile": "python", "option": "64G"}
     )
-    assert choose(choices, {"profile": ["python"]}) == Refused(
+    assert choose(choices, {"profile": ["python"]}) == Refusal(
         "spawn.option_not_text", {"key": "profile", "value": "['python']"}, status=400
     )
 

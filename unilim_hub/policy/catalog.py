@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .checker import Checker, parse_text
 from .models import GroupNaming, Profile, Size
+from .problems import Checker, parse_text
 from .quantities import parse_count, parse_cpu, parse_memory, parse_name
 
 _PROFILE_REQUIRED = {"slug", "display_name", "image", "sizes"}

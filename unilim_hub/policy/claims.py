@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .checker import AUTHENTICATOR, Checker, Raw
 from .group_names import group_name
 from .models import ClaimRules, GroupNaming
+from .problems import AUTHENTICATOR, Checker, Raw
+from .refusal import Refusal
 
 # Lower-case ASCII letters, digits and . _ @ -, starting and ending with a letter or digit:
 # safe in URLs, Kubernetes object names (KubeSpawner escapes them) and S3 prefixes.
@@ -30,14 +31,6 @@ _USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?\Z")
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]\Z")
 # Longer claim values are cut in the log, never used.
 _SHOWN = 64
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a login cannot go on: a message code of the catalogs and its parameters."""
-
-    code: str
-    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .claims import Refusal
+from .refusal import Refusal
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 

@@ -16,6 +16,7 @@ from .problems import Problem
 from .properties import CourseAssignment, GroupProperties
 from .quantities import format_cpu, format_memory
 from .quotas import Ceiling, Limit, course_ceiling, user_ceiling
+from .refusal import Refusal
 from .untrusted import shown
 
 
@@ -269,18 +270,6 @@ class Chosen:
     size: Size
 
 
-@dataclass(frozen=True)
-class Refused:
-    """A start request that cannot be served; ``code`` names the message, ``params`` fill
-    it (user-typed text already made safe by :func:`~.untrusted.shown`), ``limit`` is the
-    admin setting that causes it, if one does. ``status`` 400 means a malformed request."""
-
-    code: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    limit: Limit | None = None
-    status: int = 403
-
-
 SIZE_OPTION = "size"
 UNLISTED_SIZE = f"{SIZE_OPTION}--unlisted-choice"
 # The options a start request may carry: the form's (through KubeSpawner) and the REST API's.
@@ -289,7 +278,7 @@ START_OPTIONS = ("profile", SIZE_OPTION, UNLISTED_SIZE)
 MAX_OPTION_LENGTH = 200
 
 
-def malformed(options: object) -> Refused | None:
+def malformed(options: object) -> Refusal | None:
     """Why a start request's options are not a request we understand, or ``None``.
 
     The REST API passes any JSON body: the expected shape is an object whose only keys are
@@ -297,19 +286,19 @@ def malformed(options: object) -> Refused | None:
     """
     expected = {"expected": ", ".join(START_OPTIONS[:2])}
     if not isinstance(options, Mapping):
-        return Refused("spawn.options_not_object", {"value": shown(options)} | expected, status=400)
+        return Refusal("spawn.options_not_object", {"value": shown(options)} | expected, status=400)
     for key, value in options.items():
         if key not in START_OPTIONS:
-            return Refused("spawn.option_unknown", {"key": shown(key)} | expected, status=400)
+            return Refusal("spawn.option_unknown", {"key": shown(key)} | expected, status=400)
         if value is not None and not isinstance(value, str):
-            return Refused("spawn.option_not_text", {"key": key, "value": shown(value)}, status=400)
+            return Refusal("spawn.option_not_text", {"key": key, "value": shown(value)}, status=400)
         if value is not None and len(value) > MAX_OPTION_LENGTH:
             limit = {"key": key, "max": str(MAX_OPTION_LENGTH)}
-            return Refused("spawn.option_too_long", limit, status=400)
+            return Refusal("spawn.option_too_long", limit, status=400)
     return None
 
 
-def choose(offered: Offer | tuple[Choice, ...], options: object) -> Chosen | Refused:
+def choose(offered: Offer | tuple[Choice, ...], options: object) -> Chosen | Refusal:
     """Check a start request (form or REST API ``user_options``) against what is offered.
 
     No profile named means the default one; anything not offered is refused, including
@@ -329,18 +318,18 @@ def choose(offered: Offer | tuple[Choice, ...], options: object) -> Chosen | Ref
             return _refusal(hidden, profile=shown(slug))
         if not found.choices:
             return _refusal(nothing_offered(found.hidden))
-        return Refused("spawn.profile_not_allowed", {"profile": shown(slug)})
+        return Refusal("spawn.profile_not_allowed", {"profile": shown(slug)})
     unlisted = options.get(UNLISTED_SIZE)
     size_slug = options.get(SIZE_OPTION) or choice.sizes[0].slug
     size = next((s for s in choice.sizes if s.slug == size_slug), None)
     if unlisted or size is None:
         option = shown(unlisted or size_slug)
-        return Refused("spawn.option_not_allowed", {"profile": choice.slug, "option": option})
+        return Refusal("spawn.option_not_allowed", {"profile": choice.slug, "option": option})
     return Chosen(choice, size)
 
 
-def _refusal(hidden: Hidden, **params: str) -> Refused:
-    return Refused(hidden.code, {**hidden.params, **params}, hidden.limit)
+def _refusal(hidden: Hidden, **params: str) -> Refusal:
+    return Refusal(hidden.code, {**hidden.params, **params}, hidden.limit)
 
 
 def course_problems(properties: GroupProperties, settings: Settings) -> tuple[Problem, ...]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from .checker import Checker
 from .models import GroupNaming, GroupQuota
+from .problems import Checker
 from .quantities import parse_count, parse_cpu, parse_memory, parse_priority
 
 # The same words in configuration (group_quotas) and in group properties (quota.<word>).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .checker import Checker, parse_text
 from .models import Room
+from .problems import Checker, parse_text
 from .quantities import parse_name
 
 # Kubernetes label syntax: an optional DNS-subdomain prefix, then a name of 1 to 63 characters.

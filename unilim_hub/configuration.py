@@ -15,10 +15,10 @@ from traitlets.config import Config
 
 from .configurables import CONFIGURABLES, AuthenticatorTraits, SettingsSection, UnilimSite
 from .i18n import describe, translate
-from .policy.config import build_settings
 from .policy.models import COURSE_MANAGE_SCOPE, LANGUAGES, Settings
 from .policy.oidc import endpoint_problem, issuer_problem
 from .policy.problems import Problem
+from .policy.settings import build_settings
 
 
 class UnilimConfigError(Exception):

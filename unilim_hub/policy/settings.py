@@ -11,10 +11,9 @@ import re
 from collections.abc import Callable
 
 from .catalog import parse_catalog
-from .checker import AUTHENTICATOR, SITE, SPAWNER, Checker, Raw
 from .claims import parse_claim_rules
 from .models import LANGUAGES, GroupNaming, S3Mode, S3Settings, Settings, Storage
-from .problems import Problem
+from .problems import AUTHENTICATOR, SITE, SPAWNER, Checker, Problem, Raw
 from .quantities import parse_memory
 from .quotas import parse_quotas
 from .rooms import parse_rooms

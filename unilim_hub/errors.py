@@ -1,4 +1,4 @@
-"""Refusing a spawn or a login with a message the user can act on, on JupyterHub 5 and 6 alike."""
+"""The errors people see: a refused start or login, with a message they can act on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from . import compat
 from .i18n import translate
 
 
-def refusal(
+def spawn_error(
     code: str, language: str, *, reason: str, status: int = 403, **params: object
 ) -> web.HTTPError:
     """The exception that shows ``code``'s message to the user instead of a generic error."""

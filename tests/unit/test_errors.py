@@ -1,4 +1,4 @@
-"""The refusal an adapter raises: its status, its message, and the failure count it leaves."""
+"""The error an adapter raises: its status, its message, and the failure count it leaves."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from tornado import web
 
-from unilim_hub import compat, refusals
+from unilim_hub import compat, errors
 from unilim_hub.i18n import translate
 
 
@@ -20,7 +20,7 @@ class FakeSpawnException(web.HTTPError):
 
 def test_a_refusal_on_jupyterhub_5_is_an_error_page_in_the_users_language(monkeypatch):
     monkeypatch.setattr(compat, "SpawnException", None)
-    error = refusals.refusal("spawn.option_too_long", "fr", reason="r", key="profile", max=200)
+    error = errors.spawn_error("spawn.option_too_long", "fr", reason="r", key="profile", max=200)
     expected = translate("spawn.option_too_long", "fr", key="profile", max=200)
     assert error.status_code == 403  # the default: a refusal, not a malformed request
     assert error.jupyterhub_message == expected
@@ -29,17 +29,17 @@ def test_a_refusal_on_jupyterhub_5_is_an_error_page_in_the_users_language(monkey
 
 def test_a_refusal_on_jupyterhub_6_is_a_spawn_exception_with_the_status(monkeypatch):
     monkeypatch.setattr(compat, "SpawnException", FakeSpawnException)
-    error = refusals.refusal("spawn.option_unknown", "fr", reason="r", key="k", expected="e")
+    error = errors.spawn_error("spawn.option_unknown", "fr", reason="r", key="k", expected="e")
     assert isinstance(error, FakeSpawnException)
     assert error.message == translate("spawn.option_unknown", "fr", key="k", expected="e")
     assert error.status_code == 403
-    error = refusals.refusal("spawn.no_profile", "fr", reason="spawn.no_profile", status=400)
+    error = errors.spawn_error("spawn.no_profile", "fr", reason="spawn.no_profile", status=400)
     assert error.message == translate("spawn.no_profile", "fr")
     assert (error.status_code, error.reason) == (400, "spawn.no_profile")
 
 
 def test_error_page_keeps_percent_signs_of_the_message():
-    error = refusals.error_page("spawn.option_unknown", "en", status=400, key="%d", expected="x")
+    error = errors.error_page("spawn.option_unknown", "en", status=400, key="%d", expected="x")
     assert error.status_code == 400
     assert error.log_message % error.args == error.jupyterhub_message
     assert "'%d'" in error.jupyterhub_message
