@@ -123,6 +123,14 @@ class GroupNaming:
         """The course code of a teacher-of-course group (``teacher-info101`` -> ``info101``)."""
         return _suffix(group, self.teacher_prefix)
 
+    def courses(self, groups: Iterable[str]) -> dict[str, str]:
+        """Course code -> course group, for each course ``groups`` follow or teach."""
+        found = {}
+        for group in groups:
+            if (code := self.course_of(group) or self.taught_course_of(group)) is not None:
+                found[code] = self.course_prefix + code
+        return found
+
     def property_groups(self, groups: Iterable[str]) -> frozenset[str]:
         """The groups whose properties shape a person's profiles and quotas.
 
@@ -130,11 +138,7 @@ class GroupNaming:
         usually not a member of the course group, yet teaches with its profiles.
         """
         names = frozenset(groups)
-        return names | {self.course_prefix + code for code in self.courses_taught(names)}
-
-    def courses_taught(self, groups: Iterable[str]) -> set[str]:
-        """The course codes of the teacher-of-course groups among ``groups``."""
-        return {code for group in groups if (code := self.taught_course_of(group))}
+        return names | frozenset(self.courses(names).values())
 
     def is_known(self, group: str) -> bool:
         return (

@@ -110,16 +110,6 @@ def offer(
     return Offer(_with_default(choices, last_choice), tuple(hidden))
 
 
-def _courses(groups: Collection[str], settings: Settings) -> list[tuple[str, str]]:
-    """(course code, course group) for each course the user follows or teaches, by code."""
-    naming = settings.groups
-    courses: dict[str, str] = {}
-    for group in groups:
-        if (code := naming.course_of(group) or naming.taught_course_of(group)) is not None:
-            courses[code] = naming.course_prefix + code
-    return sorted(courses.items())
-
-
 def _course_choices(
     member_of: frozenset[str],
     properties: Mapping[str, GroupProperties],
@@ -130,7 +120,7 @@ def _course_choices(
     hidden: list[Hidden],
 ) -> list[Choice]:
     choices = []
-    for code, course_group in _courses(member_of, settings):
+    for code, course_group in sorted(settings.groups.courses(member_of).items()):
         course = properties.get(course_group, GroupProperties())
         limits = course_ceiling(course_group, ceiling, settings.quotas, course.quota)
         for assignment in course.course_profiles:
