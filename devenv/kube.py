@@ -25,7 +25,8 @@ KUBE_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", 
 SERVICE_CIDR = "127.96.0.0/16"
 SERVICE_IP = "127.96.0.1"
 
-USER_NAMESPACE = "unilim-users"
+# Where the hub runs user servers (Zero to JupyterHub installs into "jupyterhub" by convention).
+USER_NAMESPACE = "jupyterhub"
 
 
 def kube_binary(command: str) -> Path:

@@ -30,9 +30,9 @@ from typing import Any
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from devenv import paths, ports
+from devenv import kube, paths, ports
 
-NAMESPACE = os.environ.get("UNILIM_PODRUNNER_NAMESPACE", "unilim-users")
+NAMESPACE = os.environ.get("UNILIM_PODRUNNER_NAMESPACE", kube.USER_NAMESPACE)
 LABEL = "unilim.fr/podrunner"
 HUB_API = f"http://{ports.HOST}:{ports.HUB}/hub/api"
 log = logging.getLogger("podrunner")

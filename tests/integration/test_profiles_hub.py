@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes_asyncio import client
 
+from devenv import kube
+
 from .hub import Hub
 
 TODAY_COURSE = {"course.profiles": "spark, python", "course.python.size": "large"}
@@ -111,7 +113,7 @@ async def test_spawned_pod_has_exactly_the_chosen_profile(users: Hub, core_v1: c
     response = users.api("POST", "/users/alice/server", json={"profile": "info101--python"})
     assert response.status_code in (201, 202), response.text + users.log_tail()
     users.wait_ready("alice")
-    pod = await core_v1.read_namespaced_pod("jupyter-alice", "unilim-users")
+    pod = await core_v1.read_namespaced_pod("jupyter-alice", kube.USER_NAMESPACE)
     container = pod.spec.containers[0]
     assert container.image == "quay.io/jupyter/scipy-notebook:2025-10-20"
     # The course pinned the "large" size: 0.5 CPU / 2G guaranteed, 4 CPU / 4G limit.
