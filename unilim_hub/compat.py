@@ -1,0 +1,31 @@
+"""Every use of a private KubeSpawner or JupyterHub internal, each in one named place.
+
+Check these against each upgrade of KubeSpawner (7.1.0 today) or JupyterHub (5.5, 6.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+
+class PodCreationHook:
+    """Routes KubeSpawner's pod creation through ``self.create_pod``.
+
+    KubeSpawner 7.1's ``_start`` creates the pod by calling the private
+    ``_make_create_pod_request(pod, request_timeout)`` under ``exponential_backoff`` for
+    ``k8s_api_request_retry_timeout``; it returns True once created, False to be called
+    again (a timeout, or a conflicting pod it has deleted), and raises on other errors.
+    UnilimSpawner puts that call behind the hub's pod-creation queue.
+    """
+
+    create_pod: Callable[[Any, Callable[[], Awaitable[bool]]], Awaitable[bool]]
+
+    async def _make_create_pod_request(self, pod: Any, request_timeout: int) -> bool:
+        parent: Any = super()
+
+        async def attempt() -> bool:
+            created: bool = await parent._make_create_pod_request(pod, request_timeout)
+            return created
+
+        return await self.create_pod(pod, attempt)
