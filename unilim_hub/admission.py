@@ -27,8 +27,15 @@ from typing import Any
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from . import metrics
-from .cluster import CHARGED_GROUP, RESERVATION, ClusterView, charged_label, shared_view
+from . import compat, metrics
+from .cluster import (
+    CHARGED_GROUP,
+    RESERVATION,
+    ClusterView,
+    charged_label,
+    current_view,
+    shared_view,
+)
 from .i18n import translate
 from .metrics import REFUSALS
 from .policy.admission import (
@@ -41,7 +48,8 @@ from .policy.admission import (
     one_server,
     room_left,
 )
-from .policy.profiles import Chosen
+from .policy.models import LANGUAGES
+from .policy.profiles import Choice, Chosen
 from .policy.properties import GroupProperties
 from .policy.quantities import format_cpu, format_memory
 from .refusals import forgive_in_failure_count, refusal
@@ -224,9 +232,16 @@ class ApiUnavailable(Exception):
 
 
 def transient(error: BaseException) -> bool:
-    """A failure worth retrying: the API server overloaded, restarting or unreachable."""
+    """A failure worth retrying: the API server overloaded, restarting or unreachable.
+
+    Right after it starts, the API server refuses the hub's requests (401, or 403 "User
+    ... cannot ...") until it has loaded tokens and RBAC: retried too. Other refusals
+    (a pod that violates Pod Security, a ResourceQuota) are the server's own failure.
+    """
     if isinstance(error, ApiException):
-        return error.status == 429 or (error.status or 0) >= 500
+        status = error.status or 0
+        not_yet_authorized = status == 401 or (status == 403 and " cannot " in str(error.body))
+        return status == 429 or status >= 500 or not_yet_authorized
     return isinstance(error, aiohttp.ClientError | ConnectionError | TimeoutError | OSError)
 
 
@@ -281,6 +296,7 @@ async def reserve(
     spawner: Any, decision: Chosen, properties: Mapping[str, GroupProperties]
 ) -> Reservation:
     """Reserve room for the chosen server, or raise the refusal the user reads."""
+    await _kubespawner_watches(spawner)
     settings = spawner.settings
     overrides = {group: parsed.quota for group, parsed in properties.items()}
     groups = [group.name for group in spawner.user.groups]
@@ -296,8 +312,64 @@ async def reserve(
     return reservation
 
 
+async def _kubespawner_watches(spawner: Any) -> None:
+    """KubeSpawner's own watches, started again while the API server is away, until the
+    start's deadline: a start must not fail (and count as a hub failure) for that."""
+    deadline = _deadline(spawner)
+    delay = 0.5
+    while True:
+        try:
+            await compat.start_kubespawner_reflectors(spawner)
+            return
+        except Exception as error:
+            if not transient(error):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise _api_unavailable(spawner) from None
+            spawner.log.warning("Cannot watch pods and events yet (%s), again soon", error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8)
+
+
+def _deadline(spawner: Any) -> float:
+    return float(spawner._start_began + spawner.start_timeout - START_MARGIN)
+
+
+def _api_unavailable(spawner: Any) -> Exception:
+    seconds = int(spawner.start_timeout)
+    return _refused(spawner, "spawn.api_unavailable", "api_unavailable", 503, seconds=seconds)
+
+
+def _scope(spawner: Any) -> str | None:
+    return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+
+
+def room_hint(
+    spawner: Any, choice: Choice, properties: Mapping[str, GroupProperties]
+) -> dict[str, str] | None:
+    """For the picker: the servers left to the group a start of ``choice`` is charged to
+    ("course-info101: 112 / 150 servers"), once the hub watches the cluster."""
+    view = current_view(_scope(spawner))
+    if view is None:
+        return None
+    settings = spawner.settings
+    overrides = {group: parsed.quota for group, parsed in properties.items()}
+    groups = [group.name for group in spawner.user.groups]
+    charged = charge(choice.course, groups, settings.groups, settings.quotas, overrides)
+    if charged.quota is None or charged.quota.servers is None:
+        return None
+    usage = shared_ledger(view).usage(charged.group).servers
+    limit = charged.quota.servers
+    return {
+        language: translate(
+            "picker.room_left", language, group=charged.group, usage=usage, limit=limit
+        )
+        for language in LANGUAGES
+    }
+
+
 async def _ledger(spawner: Any) -> Ledger:
-    namespace = None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+    namespace = _scope(spawner)
     try:
         view = await shared_view(spawner, namespace)
     except Exception:
@@ -371,7 +443,7 @@ def mark(pod: Any, reservation: Reservation | None) -> Any:
 async def create_pod(spawner: Any, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
     queue = shared_queue(spawner.pod_creation_concurrency)
     spawner._ticket = ticket = Ticket(queue)
-    deadline = spawner._start_began + spawner.start_timeout - START_MARGIN
+    deadline = _deadline(spawner)
     token = (pod.metadata.annotations or {}).get(RESERVATION)
 
     async def already_created() -> bool:
@@ -380,9 +452,7 @@ async def create_pod(spawner: Any, pod: Any, attempt: Callable[[], Awaitable[boo
     try:
         return await create_until(queue, ticket, attempt, already_created, deadline)
     except ApiUnavailable:
-        seconds = int(spawner.start_timeout)
-        code = "spawn.api_unavailable"
-        raise _refused(spawner, code, "api_unavailable", 503, seconds=seconds) from None
+        raise _api_unavailable(spawner) from None
 
 
 async def _pod_has_token(spawner: Any, pod: Any, token: str | None) -> bool:

@@ -19,12 +19,14 @@ import asyncio
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kubernetes_asyncio import watch
+from kubespawner.clients import shared_client
 from kubespawner.reflector import ResourceReflector
 from traitlets import validate
 
@@ -248,19 +250,29 @@ class NodeWatch:
 class ClusterView:
     """Pods and nodes as admission sees them, shared by all spawners of a hub process."""
 
-    def __init__(self, pods: IndexedPodReflector, nodes: NodeWatch) -> None:
-        self.pods = pods
+    def __init__(self, nodes: NodeWatch) -> None:
+        self.pods: IndexedPodReflector | None = None
         self.node_watch = nodes
         self.listeners: list[Listener] = []
-        pods.on_change = self._changed
 
-    def _changed(self, key: str, live: bool) -> None:
+    def changed(self, key: str, live: bool) -> None:
         for listener in self.listeners:
             listener(key, live)
 
+    def watch(self, pods: IndexedPodReflector) -> None:
+        """Use a started reflector (the first, or one replacing a reflector that gave up)."""
+        gone = set(self.index.entries) - set(pods.index.entries)
+        self.pods = pods
+        for key in gone:
+            self.changed(key, False)
+
+    def watching(self) -> bool:
+        task = self.pods.watch_task if self.pods is not None else None
+        return task is not None and not task.done()
+
     @property
     def index(self) -> PodIndex:
-        return self.pods.index
+        return self.pods.index if self.pods is not None else PodIndex({}, self.changed)
 
     def free_nodes(self) -> Iterator[Node] | None:
         """What each healthy node has left; ``None`` until the nodes are known."""
@@ -282,19 +294,55 @@ _views: dict[tuple[str | None, int], ClusterView] = {}
 _starting: dict[tuple[str | None, int], asyncio.Future[ClusterView]] = {}
 
 
+def current_view(namespace: str | None) -> ClusterView | None:
+    """The hub's view if it is already watching (it starts at the first start)."""
+    try:
+        return _views.get((namespace, id(asyncio.get_running_loop())))
+    except RuntimeError:  # no event loop: no hub running here
+        return None
+
+
 async def shared_view(parent: Any, namespace: str | None) -> ClusterView:
-    """The hub's view (one per scope and event loop), started at the first call.
+    """The hub's view (one per scope and event loop), started at the first call, and
+    started again if its watch gave up (the API server away for too long).
 
     ``namespace=None`` watches the pods of every namespace.
     """
     key = (namespace, id(asyncio.get_running_loop()))
-    if key in _views:
-        return _views[key]
+    view = _views.get(key)
+    if view is not None and view.watching():
+        return view
     if key in _starting:
         return await asyncio.shield(_starting[key])
     future: asyncio.Future[ClusterView] = asyncio.get_running_loop().create_future()
     _starting[key] = future
     try:
+        if view is None:
+            view = ClusterView(NodeWatch(shared_client("CoreV1Api")))
+        view.node_watch.start()
+        view.watch(await _watch_pods(parent, namespace, view.changed))
+        _views[key] = view
+        future.set_result(view)
+        return view
+    except BaseException as error:
+        future.set_exception(error)
+        future.exception()  # retrieved: the callers waiting on it get it raised
+        raise
+    finally:
+        _starting.pop(key, None)
+
+
+# How long the first list of pods is retried: a class start can keep the hub's event loop
+# busy for tens of seconds (JupyterHub's own work for each start), timing out connections.
+FIRST_LIST_TIMEOUT = 90.0
+
+
+async def _watch_pods(
+    parent: Any, namespace: str | None, on_change: Listener
+) -> IndexedPodReflector:
+    deadline = time.monotonic() + FIRST_LIST_TIMEOUT
+    delay = 0.5
+    while True:
         reflector = IndexedPodReflector(
             parent=parent,
             namespace=namespace,
@@ -303,15 +351,13 @@ async def shared_view(parent: Any, namespace: str | None) -> ClusterView:
                 "list_pod_for_all_namespaces" if namespace is None else "list_namespaced_pod"
             ),
         )
-        view = ClusterView(reflector, NodeWatch(reflector.api))
-        view.node_watch.start()
-        await reflector.start()
-        await reflector.first_load_future
-        _views[key] = view
-        future.set_result(view)
-        return view
-    except BaseException as error:
-        future.set_exception(error)
-        raise
-    finally:
-        _starting.pop(key, None)
+        reflector.on_change = on_change
+        try:
+            await reflector.start()
+            return reflector
+        except Exception as error:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("Listing the cluster's pods failed (%s), again in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8)

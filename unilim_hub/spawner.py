@@ -232,8 +232,15 @@ class UnilimSpawner(PodCreationHook, KubeSpawner):  # type: ignore[misc]  # upst
     def _profile_list(self, spawner: UnilimSpawner) -> list[dict[str, Any]]:
         language = self.language()
         # During a start, the list the request was checked against (see load_user_options).
-        choices = self._checked_choices or self.visible_choices()
-        return [kubespawner_profile(choice, language) for choice in choices]
+        if self._checked_choices:
+            return [kubespawner_profile(choice, language) for choice in self._checked_choices]
+        properties = self.group_properties()
+        profiles = []
+        for choice in self.visible_choices(properties):
+            profile = kubespawner_profile(choice, language)
+            profile["unilim"]["room_left"] = admission.room_hint(self, choice, properties)
+            profiles.append(profile)
+        return profiles
 
     def _render_options_form(self, profile_list: list[dict[str, Any]]) -> str:
         # Replaces KubeSpawner's form (rendered without autoescaping, in one language).

@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from unilim_hub.admission import ApiUnavailable, Ledger, PodCreationQueue, Ticket, create_until
+from unilim_hub.admission import (
+    ApiUnavailable,
+    Ledger,
+    PodCreationQueue,
+    Ticket,
+    create_until,
+    queue_progress,
+    transient,
+)
 from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
 from unilim_hub.policy.admission import (
     Admitted,
@@ -257,3 +265,46 @@ async def test_a_refused_creation_is_not_retried():
 
     with pytest.raises(ApiException):
         await create_until(queue, Ticket(queue), attempt, not_there, time.monotonic() + 30)
+
+
+async def test_a_waiting_start_shows_its_place_in_the_queue_in_the_users_language():
+    queue = PodCreationQueue(1)
+
+    class Starting:
+        _starting = asyncio.get_running_loop().create_future()
+        _ticket = Ticket(queue)
+
+        def language(self) -> str:
+            return "fr"
+
+    spawner = Starting()
+    holder = asyncio.create_task(_hold(queue, Ticket(queue)))
+    waiting = asyncio.create_task(_hold(queue, spawner._ticket))
+    await asyncio.sleep(0)
+    events = queue_progress(spawner)
+    first = await anext(events)
+    assert first["message"].endswith("(position 1 dans la file).")
+    holder.cancel()
+    await asyncio.sleep(0)
+    assert spawner._ticket.position() == 0  # its turn came
+    spawner._ticket.done = True
+    waiting.cancel()
+    await asyncio.gather(holder, waiting, return_exceptions=True)
+    assert [event async for event in events] == []
+
+
+async def _hold(queue: PodCreationQueue, ticket: Ticket) -> None:
+    async with queue.slot(ticket):
+        await asyncio.sleep(3600)
+
+
+def test_an_api_server_that_just_restarted_is_waited_for_a_pod_it_refuses_is_not():
+    rbac = ApiException(status=403)
+    rbac.body = 'pods is forbidden: User "system:serviceaccount:u:hub" cannot create resource'
+    assert transient(rbac)
+    assert transient(ApiException(status=401))
+    assert transient(ApiException(status=504))
+    psa = ApiException(status=403)
+    psa.body = 'pods "x" is forbidden: violates PodSecurity "restricted:latest"'
+    assert not transient(psa)
+    assert not transient(ApiException(status=422))
