@@ -98,6 +98,8 @@ def outcome(hub: Hub, name: str, timeout: float) -> str:
     """'ready', or the message of a start that ended without a server."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if hub.process is None or hub.process.poll() is not None:
+            return "hub exited"
         user = hub.api("GET", f"/users/{name}")
         if not user.ok:  # the proxy's 503 while the hub is too busy to answer
             time.sleep(1)
