@@ -323,7 +323,7 @@ _HUB_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
 def _hub_rbac() -> list[dict[str, object]]:
     """What KubeSpawner and the room/quota views need: pods and friends in the user
-    namespace, read-only nodes cluster-wide (as z2jh's hub role, plus nodes)."""
+    namespace, read-only nodes and pods cluster-wide (as z2jh's hub role, plus those)."""
     ns = USER_NAMESPACE
     subject = {"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": ns}
     resources = ["pods", "persistentvolumeclaims", "secrets", "services", "configmaps"]
@@ -341,9 +341,10 @@ def _hub_rbac() -> list[dict[str, object]]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                      "name": "unilim-hub"},
          "subjects": [subject]},
+        # Admission's live view: nodes, and every pod on them (read only).
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": {"name": "unilim-hub-nodes"},
-         "rules": [{"apiGroups": [""], "resources": ["nodes"],
+         "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"],
                     "verbs": ["get", "list", "watch"]}]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
          "metadata": {"name": "unilim-hub-nodes"},
@@ -353,11 +354,15 @@ def _hub_rbac() -> list[dict[str, object]]:
     ]  # fmt: skip
 
 
+def ensure_hub_rbac() -> None:
+    for obj in _hub_rbac():
+        apply(obj)
+
+
 def ensure_hub_identity() -> None:
     """A ServiceAccount for the hub, with only the rights KubeSpawner needs, and a
     kubeconfig at STATE/hub-kubeconfig holding a token for it (as the hub's pod has)."""
-    for obj in _hub_rbac():
-        apply(obj)
+    ensure_hub_rbac()
     duration = f"--duration={HUB_TOKEN_HOURS}h"
     token = kubectl("-n", USER_NAMESPACE, "create", "token", HUB_ACCOUNT, duration).strip()
     config = pki.kubeconfig("admin")

@@ -1,6 +1,6 @@
 """Prometheus metrics, served by the hub on /hub/metrics with JupyterHub's own."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 SPAWNS = Counter(
     "unilim_spawns",
@@ -12,4 +12,30 @@ REFUSALS = Counter(
     "unilim_spawn_refusals",
     "Start requests refused by unilim-hub's policy, by reason.",
     ["reason"],
+)
+
+# Admission (docs/admins/quotas.md, docs/operators/rush.md).
+GROUP_USAGE = Gauge(
+    "unilim_group_usage",
+    "What a group's servers use, as of its last start request: servers, cpu (cores) or "
+    "memory (bytes) guaranteed, counting the starts in flight.",
+    ["group", "resource"],
+)
+GROUP_LIMIT = Gauge(
+    "unilim_group_limit",
+    "A group's limit, as of its last start request (absent: no limit of that kind).",
+    ["group", "resource"],
+)
+QUEUE_LENGTH = Gauge(
+    "unilim_pod_creation_queue_length",
+    "Starts waiting for a slot to create their pod (UnilimSpawner.pod_creation_concurrency).",
+)
+QUEUE_WAIT = Histogram(
+    "unilim_pod_creation_queue_wait_seconds",
+    "How long starts waited for a slot to create their pod.",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120),
+)
+API_RETRIES = Counter(
+    "unilim_pod_creation_retries",
+    "Pod creations retried after a transient API server failure (timeout, 429, 5xx, reset).",
 )

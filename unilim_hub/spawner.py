@@ -6,7 +6,10 @@ policy core for every decision; everything else is KubeSpawner's own behaviour.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NoReturn
@@ -17,8 +20,9 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import configuration
-from .compat import PickerHook, forgive_in_failure_count, waiting_for_response
+from . import admission, configuration
+from .admission import Reservation, Ticket
+from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
 from .i18n import describe, negotiate, translate
@@ -26,19 +30,13 @@ from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
 from .picker import render_picker
 from .policy.models import Settings
-from .policy.profiles import (
-    Choice,
-    Offer,
-    choose,
-    course_problems,
-    offer,
-)
+from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
 from .policy.properties import GroupProperties, parse_group_properties
 from .policy.refusal import Refusal
 from .policy.untrusted import shown
 
 
-class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
+class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
     """KubeSpawner for teaching: profiles by group and course, rooms, quotas, NFS and S3."""
 
     @property
@@ -96,8 +94,15 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
     def _profile_list(self, spawner: UnilimSpawner) -> list[dict[str, Any]]:
         language = self.language()
         # During a start, the list the request was checked against (see load_user_options).
-        choices = self._checked_choices or self.visible_choices()
-        return [profile_entry(choice, language) for choice in choices]
+        if self._checked_choices:
+            return [profile_entry(choice, language) for choice in self._checked_choices]
+        properties = self.group_properties()
+        profiles = []
+        for choice in self.offer(properties).choices:
+            profile = profile_entry(choice, language)
+            profile["unilim"]["room_left"] = admission.room_hint(self, choice, properties)
+            profiles.append(profile)
+        return profiles
 
     @default("options_from_form")
     def _options_from_form_default(self) -> Any:
@@ -154,13 +159,14 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
                 )
         return parsed
 
-    def offer(self) -> Offer:
+    def offer(self, properties: dict[str, GroupProperties] | None = None) -> Offer:
         """What the user may start today, and what is hidden from them and why."""
         options = self.orm_spawner.user_options if self.orm_spawner else None
         last = options.get("profile") if isinstance(options, dict) else None
         groups = [group.name for group in self.user.groups]
         today = datetime.now(ZoneInfo(self.settings.timezone)).date()
-        return offer(groups, self.group_properties(), self.settings, today, last)
+        properties = self.group_properties() if properties is None else properties
+        return offer(groups, properties, self.settings, today, last)
 
     def visible_choices(self) -> tuple[Choice, ...]:
         return self.offer().choices
@@ -208,7 +214,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
 
     async def load_user_options(self) -> None:
         """Refuse what the user may not start, then let KubeSpawner apply the profile."""
-        found = self.offer()
+        properties = self.group_properties()  # parsed once per start
+        found = self.offer(properties)
         decision = choose(found, self._start_request())
         if isinstance(decision, Refusal):
             self._refuse(decision)
@@ -219,6 +226,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             await super().load_user_options()
         finally:
             self._checked_choices = ()
+        await self._admit(decision, properties)
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
 
     def _refuse(self, decision: Refusal) -> NoReturn:
@@ -232,3 +240,52 @@ class UnilimSpawner(SpawnerTraits, PickerHook, KubeSpawner):  # type: ignore[mis
             status=decision.status,
             **decision.params,
         )
+
+    # Admission: quotas, cluster capacity and the pod-creation queue (unilim_hub/admission.py).
+    _reservation: Reservation | None = None
+    _ticket: Ticket | None = None
+    _starting: asyncio.Future[Any] | None = None
+    _start_began = 0.0
+    _creating_pod = False
+
+    async def _admit(self, decision: Chosen, properties: dict[str, GroupProperties]) -> None:
+        """Reserve room for the server in its charged group and on the cluster, or refuse."""
+        self._reservation = await admission.reserve(self, decision, properties)
+
+    def start(self) -> asyncio.Future[Any]:
+        self._start_began = time.monotonic()
+        self._reservation = self._ticket = None
+        future: asyncio.Future[Any] = super().start()
+        self._starting = future
+        future.add_done_callback(self._release_if_failed)
+        return future
+
+    def _release_if_failed(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            admission.release(self)
+
+    async def stop(self, now: bool = False) -> None:
+        try:
+            await super().stop(now)
+        finally:
+            # KubeSpawner also stops a conflicting pod while creating: not a release.
+            if not self._creating_pod:
+                admission.release(self)
+
+    async def get_pod_manifest(self) -> Any:
+        pod = await super().get_pod_manifest()
+        return admission.mark(pod, self._reservation)
+
+    async def create_pod(self, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
+        """Create the pod through the hub's queue (called by KubeSpawner's start)."""
+        self._creating_pod = True
+        try:
+            return await admission.create_pod(self, pod, attempt)
+        finally:
+            self._creating_pod = False
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        async for event in admission.queue_progress(self):
+            yield event
+        async for event in super().progress():
+            yield event

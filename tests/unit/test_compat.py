@@ -16,6 +16,7 @@ from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
 from kubespawner import KubeSpawner
+from kubespawner.reflector import ResourceReflector
 
 from unilim_hub import compat
 
@@ -74,3 +75,21 @@ def test_a_custom_scope_is_declared_once_where_jupyterhub_looks_it_up() -> None:
     compat.declare_custom_scope("custom:unilim-test:read", "first")
     compat.declare_custom_scope("custom:unilim-test:read", "second")  # no error, no change
     assert scopes.scope_definitions["custom:unilim-test:read"]["description"] == "first"
+
+
+def test_kubespawner_creates_the_pod_through_the_request_we_queue() -> None:
+    start = inspect.getsource(KubeSpawner._start)
+    assert "self._make_create_pod_request" in start
+    assert "exponential_backoff" in start
+    params = inspect.signature(KubeSpawner._make_create_pod_request).parameters
+    assert list(params) == ["self", "pod", "request_timeout"]
+
+
+def test_kubespawner_reflectors_can_be_started_again_and_checked() -> None:
+    for method in (KubeSpawner._start_watching_pods, KubeSpawner._start_watching_events):
+        assert "replace" in inspect.signature(method).parameters
+    assert isinstance(KubeSpawner.reflectors, dict)
+    assert "_get_reflector_key" in dir(KubeSpawner)
+    reflector = inspect.getsource(ResourceReflector)
+    assert "self.first_load_future" in reflector
+    assert "self.watch_task" in reflector

@@ -12,15 +12,25 @@ from jupyterhub.objects import Server
 from tornado import web
 from traitlets.config import Config
 
-from unilim_hub import compat
+from unilim_hub import admission, compat
 from unilim_hub.spawner import UnilimSpawner
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 GiB = 1024**3
 
 
-# These tests never reach Kubernetes: KubeSpawner's client is not even built.
+# These tests never reach Kubernetes: KubeSpawner's client is not even built, and the
+# admission against the live cluster (tests/unit/test_admission.py, and the real cluster
+# in tests/integration/test_quotas_hub.py) admits every start.
 pytestmark = pytest.mark.usefixtures("kubespawner_offline")
+
+
+@pytest.fixture(autouse=True)
+def admit_everything(monkeypatch):
+    async def reserve(spawner, decision, properties):
+        return None
+
+    monkeypatch.setattr(admission, "reserve", reserve)
 
 
 class Group(SimpleNamespace):
@@ -105,8 +115,8 @@ async def test_kubespawner_second_evaluation_sees_the_list_that_was_checked(monk
     original = UnilimSpawner.offer
     calls = []
 
-    def offer_then_withdraw(self: UnilimSpawner):
-        found = original(self)
+    def offer_then_withdraw(self: UnilimSpawner, properties=None):
+        found = original(self, properties)
         calls.append(found)
         groups_now = self.user.groups
         groups_now[1].properties = {}  # withdrawn right after the check

@@ -1,0 +1,488 @@
+"""The admission ledger and the pod-creation queue, shared by every spawner of the hub.
+
+The ledger makes quotas race-free: the check and the reservation happen in one step of
+the event loop (no ``await`` in between), so 300 starts in the same second see each
+other's reservations. A reservation counts while its pod is not in the live view (not
+yet created, or not yet seen by the watch); once the pod is seen the pod counts instead,
+so nothing is counted twice, and after a hub restart the pods alone give the usage.
+
+The queue bounds the pod creations in flight toward the API server (a class start would
+otherwise time them all out) and serves the waiting starts first come, first served.
+Transient API failures are retried until the start's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from . import compat, metrics
+from .cluster import (
+    CHARGED_GROUP,
+    RESERVATION,
+    ClusterView,
+    charged_label,
+    current_view,
+    shared_view,
+)
+from .compat import forgive_in_failure_count
+from .errors import spawn_error
+from .i18n import translate
+from .metrics import REFUSALS
+from .policy.admission import (
+    Admitted,
+    Charge,
+    NoRoom,
+    Usage,
+    admit,
+    charge,
+    one_server,
+    room_left,
+)
+from .policy.models import LANGUAGES
+from .policy.profiles import Choice, Chosen
+from .policy.properties import GroupProperties
+from .policy.quantities import format_cpu, format_memory
+
+log = logging.getLogger("unilim_hub.admission")
+
+
+@dataclass
+class Reservation:
+    key: str  # namespace/pod name
+    group: str | None
+    request: Usage
+    token: str  # written on the pod, so a retried creation can recognise its own pod
+    counted: bool  # its pod is not in the live view: the reservation counts instead
+
+
+class Ledger:
+    """Reservations of the servers this hub starts, against the live view of the cluster."""
+
+    def __init__(self, view: ClusterView) -> None:
+        self.view = view
+        self.reservations: dict[str, Reservation] = {}
+        self.pending: dict[str | None, Usage] = {}  # counted reservations, by group
+        self.pending_total = Usage()
+        view.listeners.append(self._pod_changed)
+
+    def usage(self, group: str | None) -> Usage:
+        """The group's live servers and its reservations in flight."""
+        return self.view.index.group_usage(group) + self.pending.get(group, Usage())
+
+    def reserve(
+        self, key: str, charged: Charge, request: Usage, capacity: bool = True
+    ) -> tuple[Admitted | NoRoom, Reservation | None]:
+        """Admit and reserve, or refuse; synchronous, so no other start interleaves."""
+        nodes = self.view.free_nodes() if capacity else None
+        unplaced = self.view.unscheduled() + self.pending_total
+        usage = self.usage(charged.group) - self._replaced(key, charged.group)
+        decision = admit(charged, usage, request, nodes, unplaced)
+        if isinstance(decision, NoRoom):
+            return decision, None
+        self.release(key)  # a new start of the same server replaces its reservation
+        live = self.view.index.live(key)
+        reservation = Reservation(key, charged.group, request, secrets.token_hex(8), not live)
+        self.reservations[key] = reservation
+        if reservation.counted:
+            self._count(reservation, +1)
+        return decision, reservation
+
+    def _replaced(self, key: str, group: str | None) -> Usage:
+        """What this server already counts for (its reservation, or its pod left by a hub
+        that stopped while starting it): the new start replaces it, so count it once."""
+        entry = self.view.index.entries.get(key)
+        reservation = self.reservations.get(key)
+        if reservation is not None and reservation.counted and reservation.group == group:
+            return reservation.request
+        if entry is None or not group or entry.group != charged_label(group):
+            return Usage()
+        return entry.usage
+
+    def release(self, key: str, token: str | None = None) -> None:
+        """Forget a reservation (its start failed, or its server stopped)."""
+        reservation = self.reservations.get(key)
+        if reservation is None or (token is not None and reservation.token != token):
+            return
+        del self.reservations[key]
+        if reservation.counted:
+            self._count(reservation, -1)
+
+    def _pod_changed(self, key: str, live: bool) -> None:
+        reservation = self.reservations.get(key)
+        if reservation is not None and reservation.counted == live:
+            # Seen: the pod counts now. Gone while reserved (deleted and created again
+            # after a conflict, or a relist): the reservation counts again.
+            self._count(reservation, -1 if live else +1)
+            reservation.counted = not live
+
+    def _count(self, reservation: Reservation, sign: int) -> None:
+        change = reservation.request if sign > 0 else Usage() - reservation.request
+        self.pending[reservation.group] = self.pending.get(reservation.group, Usage()) + change
+        if self.pending[reservation.group] == Usage():
+            del self.pending[reservation.group]
+        self.pending_total = self.pending_total + change
+
+
+_ledgers: dict[int, Ledger] = {}
+
+
+def shared_ledger(view: ClusterView) -> Ledger:
+    if id(view) not in _ledgers:
+        _ledgers[id(view)] = Ledger(view)
+    return _ledgers[id(view)]
+
+
+class Ticket:
+    """One start's place in the queue."""
+
+    def __init__(self, queue: PodCreationQueue) -> None:
+        self.queue = queue
+        self.waiting = False
+        self.done = False
+
+    def position(self) -> int:
+        """1 for the next one served; 0 when not waiting."""
+        try:
+            return self.queue.waiters.index(self) + 1 if self.waiting else 0
+        except ValueError:
+            return 0
+
+
+class PodCreationQueue:
+    """At most ``concurrency`` pod creations in flight; the others wait in arrival order."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self.in_flight = 0
+        self.waiters: deque[Ticket] = deque()
+        self.futures: dict[Ticket, asyncio.Future[None]] = {}
+
+    @asynccontextmanager
+    async def slot(self, ticket: Ticket) -> AsyncIterator[None]:
+        if self.in_flight < self.concurrency and not self.waiters:
+            self.in_flight += 1
+        else:
+            await self._wait(ticket)
+        try:
+            yield
+        finally:
+            self._hand_over()
+
+    async def _wait(self, ticket: Ticket) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append(ticket)
+        self.futures[ticket] = future
+        ticket.waiting = True
+        began = time.monotonic()
+        metrics.QUEUE_LENGTH.set(len(self.waiters))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self._hand_over()  # handed a slot while being cancelled: pass it on
+            else:
+                self._forget(ticket)
+            raise
+        finally:
+            ticket.waiting = False
+            self.futures.pop(ticket, None)
+            metrics.QUEUE_WAIT.observe(time.monotonic() - began)
+
+    def _forget(self, ticket: Ticket) -> None:
+        if ticket in self.waiters:
+            self.waiters.remove(ticket)
+        metrics.QUEUE_LENGTH.set(len(self.waiters))
+
+    def _hand_over(self) -> None:
+        """A slot is free: give it to the longest waiting start, or free it."""
+        while self.waiters:
+            future = self.futures.get(self.waiters.popleft())
+            metrics.QUEUE_LENGTH.set(len(self.waiters))
+            if future is not None and not future.done():
+                future.set_result(None)
+                return
+        self.in_flight -= 1
+
+
+_queues: dict[int, PodCreationQueue] = {}
+
+
+def shared_queue(concurrency: int) -> PodCreationQueue:
+    loop = id(asyncio.get_running_loop())
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = PodCreationQueue(concurrency)
+    queue.concurrency = concurrency
+    return queue
+
+
+class ApiUnavailable(Exception):
+    """The API server did not take the pod before the start's deadline."""
+
+
+def transient(error: BaseException) -> bool:
+    """A failure worth retrying: the API server overloaded, restarting or unreachable.
+
+    Right after it starts, the API server refuses the hub's requests (401, or 403 "User
+    ... cannot ...") until it has loaded tokens and RBAC: retried too. Other refusals
+    (a pod that violates Pod Security, a ResourceQuota) are the server's own failure.
+    """
+    if isinstance(error, ApiException):
+        status = error.status or 0
+        not_yet_authorized = status == 401 or (status == 403 and " cannot " in str(error.body))
+        return status == 429 or status >= 500 or not_yet_authorized
+    return isinstance(error, aiohttp.ClientError | ConnectionError | TimeoutError | OSError)
+
+
+async def create_until(
+    queue: PodCreationQueue,
+    ticket: Ticket,
+    attempt: Callable[[], Awaitable[bool]],
+    already_created: Callable[[], Awaitable[bool]],
+    deadline: float,
+) -> bool:
+    """Create the pod through the queue, retrying transient failures until ``deadline``
+    (``time.monotonic()``); raises :class:`ApiUnavailable` after it."""
+    delay = 0.5
+    tries = 0
+    while True:
+        async with queue.slot(ticket):
+            try:
+                # After a try that may have reached the API server, the pod may exist.
+                created = bool(tries) and await already_created()
+                created = created or await attempt()
+            except Exception as error:
+                if not transient(error):
+                    raise
+                log.warning("Creating a pod failed (%s), will retry", error)
+                metrics.API_RETRIES.inc()
+                created = False
+        tries += 1
+        if created:
+            ticket.done = True
+            return True
+        if time.monotonic() + delay > deadline:
+            ticket.done = True
+            raise ApiUnavailable()
+        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+        delay = min(delay * 2, 8)
+
+
+# What UnilimSpawner calls: one function per step of a start.
+
+# A start gives up on the API server this long before JupyterHub's own start timeout, so
+# that the user reads why instead of a bare timeout.
+START_MARGIN = 5.0
+_REFUSAL_MESSAGES = {
+    "quota.servers": "spawn.quota_servers",
+    "quota.cpu": "spawn.quota_cpu",
+    "quota.memory": "spawn.quota_memory",
+    "capacity": "spawn.cluster_full",
+}
+
+
+async def reserve(
+    spawner: Any, decision: Chosen, properties: Mapping[str, GroupProperties]
+) -> Reservation:
+    """Reserve room for the chosen server, or raise the refusal the user reads."""
+    await _kubespawner_watches(spawner)
+    settings = spawner.settings
+    overrides = {group: parsed.quota for group, parsed in properties.items()}
+    groups = [group.name for group in spawner.user.groups]
+    charged = charge(decision.choice.course, groups, settings.groups, settings.quotas, overrides)
+    request = one_server(decision.size.cpu_guarantee, decision.size.mem_guarantee)
+    ledger = await _ledger(spawner)
+    key = f"{spawner.namespace}/{spawner.pod_name}"
+    outcome, reservation = ledger.reserve(key, charged, request, spawner.capacity_check)
+    _record(charged, ledger.usage(charged.group))
+    if reservation is None:
+        assert isinstance(outcome, NoRoom)
+        raise _refusal(spawner, outcome, request)
+    return reservation
+
+
+async def _kubespawner_watches(spawner: Any) -> None:
+    """KubeSpawner's own watches, started again while the API server is away, until the
+    start's deadline: a start must not fail (and count as a hub failure) for that."""
+    deadline = _deadline(spawner)
+    delay = 0.5
+    while True:
+        try:
+            await compat.start_kubespawner_reflectors(spawner)
+            return
+        except Exception as error:
+            if not transient(error):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise _api_unavailable(spawner) from None
+            spawner.log.warning("Cannot watch pods and events yet (%s), again soon", error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 8)
+
+
+def _deadline(spawner: Any) -> float:
+    return float(spawner._start_began + spawner.start_timeout - START_MARGIN)
+
+
+def _api_unavailable(spawner: Any) -> Exception:
+    seconds = int(spawner.start_timeout)
+    return _refused(spawner, "spawn.api_unavailable", "api_unavailable", 503, seconds=seconds)
+
+
+def _scope(spawner: Any) -> str | None:
+    return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+
+
+def room_hint(
+    spawner: Any, choice: Choice, properties: Mapping[str, GroupProperties]
+) -> dict[str, str] | None:
+    """For the picker: the servers left to the group a start of ``choice`` is charged to
+    ("course-info101: 112 / 150 servers"), once the hub watches the cluster."""
+    view = current_view(_scope(spawner))
+    if view is None:
+        return None
+    settings = spawner.settings
+    overrides = {group: parsed.quota for group, parsed in properties.items()}
+    groups = [group.name for group in spawner.user.groups]
+    charged = charge(choice.course, groups, settings.groups, settings.quotas, overrides)
+    if charged.quota is None or charged.quota.servers is None:
+        return None
+    usage = shared_ledger(view).usage(charged.group).servers
+    limit = charged.quota.servers
+    return {
+        language: translate(
+            "picker.room_left", language, group=charged.group, usage=usage, limit=limit
+        )
+        for language in LANGUAGES
+    }
+
+
+async def _ledger(spawner: Any) -> Ledger:
+    namespace = _scope(spawner)
+    try:
+        view = await shared_view(spawner, namespace)
+    except Exception:
+        spawner.log.exception("Cannot watch the cluster's pods and nodes")
+        raise _refused(spawner, "spawn.cluster_unreachable", "cluster_unreachable", 503) from None
+    return shared_ledger(view)
+
+
+def _refused(spawner: Any, code: str, reason: str, status: int, **params: object) -> Exception:
+    """The refusal the user reads; not a failure of the hub (consecutive_failure_limit)."""
+    REFUSALS.labels(reason=reason).inc()
+    forgive_in_failure_count(spawner.handler)
+    return spawn_error(code, spawner.language(), reason=reason, status=status, **params)
+
+
+def _refusal(spawner: Any, refused: NoRoom, request: Usage) -> Exception:
+    show: dict[str, Callable[[int], str]] = {"cpu": format_cpu, "memory": format_memory}
+    shown = show.get(refused.reason.removeprefix("quota."), str)
+    return _refused(
+        spawner,
+        _REFUSAL_MESSAGES[refused.reason],
+        refused.reason,
+        429,
+        group=refused.group or "",
+        usage=shown(refused.usage),
+        limit=shown(refused.limit),
+        cpu=format_cpu(request.cpu),
+        memory=format_memory(request.memory),
+    )
+
+
+def _record(charged: Charge, usage: Usage) -> None:
+    if charged.group is None:
+        return
+    for resource, (_, limit) in room_left(charged.quota, usage).items():
+        metrics.GROUP_LIMIT.labels(charged.group, resource).set(_unit(resource, limit))
+    for resource in ("servers", "cpu", "memory"):
+        used = getattr(usage, resource)
+        metrics.GROUP_USAGE.labels(charged.group, resource).set(_unit(resource, used))
+
+
+def _unit(resource: str, value: int) -> float:
+    return value / 1000 if resource == "cpu" else value  # cores, as Kubernetes shows them
+
+
+def release(spawner: Any) -> None:
+    reservation: Reservation | None = spawner._reservation
+    spawner._reservation = None
+    if reservation is None:
+        return
+    for ledger in list(_ledgers.values()):
+        ledger.release(reservation.key, reservation.token)
+
+
+def mark(pod: Any, reservation: Reservation | None) -> Any:
+    """Label the pod with its charged group, so usage can be rebuilt from the cluster."""
+    if reservation is not None:
+        if reservation.group:
+            pod.metadata.labels = {
+                **(pod.metadata.labels or {}),
+                CHARGED_GROUP: charged_label(reservation.group),
+            }
+        pod.metadata.annotations = {
+            **(pod.metadata.annotations or {}),
+            CHARGED_GROUP: reservation.group or "",
+            RESERVATION: reservation.token,
+        }
+    return pod
+
+
+async def create_pod(spawner: Any, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
+    queue = shared_queue(spawner.pod_creation_concurrency)
+    spawner._ticket = ticket = Ticket(queue)
+    deadline = _deadline(spawner)
+    token = (pod.metadata.annotations or {}).get(RESERVATION)
+
+    async def already_created() -> bool:
+        return await _pod_has_token(spawner, pod, token)
+
+    try:
+        return await create_until(queue, ticket, attempt, already_created, deadline)
+    except ApiUnavailable:
+        raise _api_unavailable(spawner) from None
+
+
+async def _pod_has_token(spawner: Any, pod: Any, token: str | None) -> bool:
+    """An earlier try timed out on our side but created the pod: it is ours, keep it."""
+    if token is None:
+        return False
+    try:
+        existing = await asyncio.wait_for(
+            spawner.api.read_namespaced_pod(pod.metadata.name, spawner.namespace),
+            spawner.k8s_api_request_timeout,
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    annotations = existing.metadata.annotations or {}
+    return bool(annotations.get(RESERVATION) == token)
+
+
+async def queue_progress(spawner: Any) -> AsyncIterator[dict[str, Any]]:
+    """ "Waiting for a slot, position N" while the start waits in the queue."""
+    shown = 0
+    while spawner._starting is not None and not spawner._starting.done():
+        ticket: Ticket | None = spawner._ticket
+        if ticket is not None and ticket.done:
+            return
+        position = ticket.position() if ticket is not None else 0
+        if position and position != shown:
+            shown = position
+            message = translate("spawn.waiting_slot", spawner.language(), position=position)
+            yield {"progress": 5, "message": message}
+        await asyncio.sleep(1)
