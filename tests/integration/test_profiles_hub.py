@@ -282,7 +282,11 @@ def test_a_newline_in_a_requested_profile_forges_no_log_line(users: Hub):
 
 
 json_bodies = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=50),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=50),
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
