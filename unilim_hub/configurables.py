@@ -131,7 +131,8 @@ class SpawnerTraits(SettingsSection):
 
         - `servers`: servers of the group's members running at once;
         - `cpu`, `memory`: the sum of the guarantees of those servers;
-        - `server_cpu_limit`, `server_mem_limit`: the most one server may ask for. A user
+        - `server_cpu_limit`, `server_mem_limit`, `server_gpu_limit`: the most one server
+          may ask for (CPU, memory, GPUs). A user
           in several groups gets, per field, the most generous value among the groups
           that set it (a group that leaves a field out has no say); a course group's
           values apply to that course's profiles only;

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from unilim_hub.policy.models import GroupNaming, GroupQuota
+from unilim_hub.policy.models import GroupNaming, GroupQuota, Size, Text
 from unilim_hub.policy.quotas import (
     CEILING_FIELDS,
     Ceiling,
@@ -66,8 +66,27 @@ def test_a_course_ceiling_applies_to_its_own_profiles_only():
 
 def test_the_cpu_half_of_the_ceiling_blocks_a_size():
     ceiling = ceiling_of({"student"}, {"student": {"server_cpu_limit": 2000}})
-    assert ceiling.blocking(2000, 64 * GiB) is None
-    assert ceiling.blocking(2001, 1) == ceiling.cpu
+    assert ceiling.blocking(size(cpu=2000, mem=64 * GiB)) is None
+    assert ceiling.blocking(size(cpu=2001, mem=1)) == ceiling.cpu
+
+
+def test_a_gpu_size_is_above_a_ceiling_of_no_gpu():
+    ceiling = ceiling_of({"student"}, {"student": {"server_gpu_limit": 0}})
+    assert ceiling.blocking(size(cpu=1000, mem=GiB)) is None
+    assert ceiling.blocking(size(cpu=1000, mem=GiB, gpu=1)) == ceiling.gpu
+    assert ceiling.gpu.setting == "quota.server_gpu_limit"
+
+
+def test_a_course_grants_gpus_to_its_own_profiles_only():
+    overrides = {"student": {"server_gpu_limit": 0}, "course-dl": {"server_gpu_limit": 1}}
+    user = ceiling_of({"student", "course-dl"}, overrides)
+    course = course_ceiling("course-dl", user, {}, overrides["course-dl"])
+    assert user.blocking(size(cpu=1000, mem=GiB, gpu=1)) == user.gpu
+    assert course.blocking(size(cpu=1000, mem=GiB, gpu=1)) is None
+
+
+def size(cpu: int, mem: int, gpu: int = 0) -> Size:
+    return Size("s", Text("s", "s"), cpu, cpu, mem, mem, gpu)
 
 
 GROUPS = st.sampled_from(["student", "staff", "faculty", "teacher-a", "course-a", "course-b"])
@@ -91,14 +110,14 @@ def test_joining_a_group_that_leaves_a_field_out_never_changes_that_fields_ceili
     before = ceiling_of(groups - {joined}, overrides)
     after = ceiling_of(groups | {joined}, overrides)
     index = CEILING_FIELDS.index(field)
-    value = lambda ceiling: getattr(ceiling, ("cpu", "mem")[index])  # noqa: E731
+    value = lambda ceiling: getattr(ceiling, ("cpu", "mem", "gpu")[index])  # noqa: E731
     assert (value(before) and value(before).value) == (value(after) and value(after).value)
 
 
 @given(st.sets(GROUPS), quota_sets)
 def test_the_ceiling_is_the_largest_value_set_by_a_non_course_group(groups, overrides):
     ceiling = ceiling_of(groups, overrides)
-    for field, limit in zip(CEILING_FIELDS, (ceiling.cpu, ceiling.mem), strict=True):
+    for field, limit in zip(CEILING_FIELDS, (ceiling.cpu, ceiling.mem, ceiling.gpu), strict=True):
         values = [
             overrides[g][field]
             for g in groups

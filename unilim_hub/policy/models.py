@@ -68,6 +68,7 @@ class GroupQuota:
     memory: int | None = None  # pooled memory guarantees, bytes
     server_cpu_limit: int | None = None  # ceiling for one server
     server_mem_limit: int | None = None
+    server_gpu_limit: int | None = None  # GPUs one server may ask for
     priority: int = 0  # the highest-priority group of a user is the one charged
 
 

@@ -6,7 +6,7 @@ what a user cannot see they cannot start, whichever way the request comes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -180,25 +180,30 @@ def _sizes_below(
     slug: str, sizes: tuple[Size, ...], ceiling: Ceiling, hidden: list[Hidden]
 ) -> tuple[Size, ...]:
     """The sizes the ceiling admits; if none, why the profile is hidden."""
-    admitted = tuple(
-        size for size in sizes if ceiling.blocking(size.cpu_limit, size.mem_limit) is None
-    )
+    admitted = tuple(size for size in sizes if ceiling.blocking(size) is None)
     if not admitted and sizes:
         smallest = min(sizes, key=lambda size: (size.mem_limit, size.cpu_limit))
-        limit = ceiling.blocking(smallest.cpu_limit, smallest.mem_limit)
+        limit = ceiling.blocking(smallest)
         assert limit is not None  # not admitted, so some limit blocks it
         hidden.append(Hidden(slug, "spawn.above_ceiling", _ceiling_params(limit, smallest), limit))
     return admitted
 
 
+# How each ceiling and the size's wish for it read: "2" CPU, "4G", "1" GPU.
+_SHOWN_LIMITS: Mapping[str, tuple[Callable[[int], str], Callable[[Size], int]]] = {
+    "server_cpu_limit": (format_cpu, lambda size: size.cpu_limit),
+    "server_mem_limit": (format_memory, lambda size: size.mem_limit),
+    "server_gpu_limit": (lambda gpus: f"{gpus} GPU", lambda size: size.gpu),
+}
+
+
 def _ceiling_params(limit: Limit, size: Size) -> dict[str, str]:
-    memory = limit.field == "server_mem_limit"
-    show = format_memory if memory else format_cpu
+    show, wanted = _SHOWN_LIMITS[limit.field]
     return {
         "group": limit.group,
         "setting": limit.setting,
         "value": show(limit.value),
-        "needed": show(size.mem_limit if memory else size.cpu_limit),
+        "needed": show(wanted(size)),
         "size": size.slug,
     }
 

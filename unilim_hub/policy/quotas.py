@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from .models import GroupNaming, GroupQuota
+from .models import GroupNaming, GroupQuota, Size
 from .problems import Checker
 from .quantities import parse_count, parse_cpu, parse_memory, parse_priority
 
@@ -16,6 +16,7 @@ QUOTA_FIELDS: Mapping[str, Callable[[object], int]] = {
     "memory": parse_memory,
     "server_cpu_limit": parse_cpu,
     "server_mem_limit": parse_memory,
+    "server_gpu_limit": parse_count,
     "priority": parse_priority,
 }
 
@@ -71,7 +72,7 @@ def charged_quota(
 
 
 # The per-server ceilings, and the GroupQuota field each one reads.
-CEILING_FIELDS = ("server_cpu_limit", "server_mem_limit")
+CEILING_FIELDS = ("server_cpu_limit", "server_mem_limit", "server_gpu_limit")
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,15 @@ class Ceiling:
 
     cpu: Limit | None = None
     mem: Limit | None = None
+    gpu: Limit | None = None
 
-    def blocking(self, cpu_limit: int, mem_limit: int) -> Limit | None:
-        """The limit a server of that size is above, or ``None`` if the ceiling admits it."""
-        for limit, wanted in ((self.cpu, cpu_limit), (self.mem, mem_limit)):
+    def blocking(self, size: Size) -> Limit | None:
+        """The limit ``size`` is above, or ``None`` if the ceiling admits it."""
+        for limit, wanted in (
+            (self.cpu, size.cpu_limit),
+            (self.mem, size.mem_limit),
+            (self.gpu, size.gpu),
+        ):
             if limit is not None and wanted > limit.value:
                 return limit
         return None
@@ -151,5 +157,5 @@ def course_ceiling(
 ) -> Ceiling:
     """The ceiling for a course's profiles: the course's field where it sets one, else the
     user's. A course may raise or lower a ceiling for its own profiles."""
-    cpu, mem = (_limit(course_group, field, baseline, override) for field in CEILING_FIELDS)
-    return Ceiling(cpu or user.cpu, mem or user.mem)
+    cpu, mem, gpu = (_limit(course_group, field, baseline, override) for field in CEILING_FIELDS)
+    return Ceiling(cpu or user.cpu, mem or user.mem, gpu or user.gpu)
