@@ -228,3 +228,22 @@ def test_catalog_group_that_no_claim_can_produce_is_refused_with_the_spelling(ex
     first = found["UnilimSpawner.profile_catalog[0].groups[0]"]
     assert (first.code, first.params["suggestion"]) == ("group.never_matches", "student")
     assert found["UnilimSpawner.profile_catalog[0].groups[1]"].code == "group.nested_path"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("pod_creation_concurrency", 0, "0 is not allowed here"),
+        ("pod_creation_concurrency", "ten", "'ten' is not a value this setting takes"),
+        ("capacity_check", "yes", "'yes' should be true or false"),
+        ("cluster_pods_scope", "everywhere", "'everywhere' is not one of the accepted values"),
+    ],
+)
+def test_a_wrong_admission_setting_is_named_before_the_hub_starts(name, value, said):
+    _, problems = configuration.check(Config({"UnilimSpawner": {name: value}}))
+    told = [describe(problem, "en") for problem in problems]
+    assert any(line.startswith(f"UnilimSpawner.{name}: {said}") for line in told), told
+
+
+def test_the_admission_defaults_pass():
+    assert configuration.check(Config())[1] == ()

@@ -38,8 +38,32 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         timezone=str(raw.get(f"{SITE}.timezone", Settings.timezone)),
         claims=parse_claim_rules(check, raw, groups),
     )
+    _check_admission(check, raw)
     problems = tuple(check.problems)
     return (None if problems else settings), problems
+
+
+# The settings of the hub's admission (unilim_hub/admission.py): checked here so that a
+# wrong value stops the hub at start-up, named, instead of failing the first start.
+_POD_SCOPES = ("cluster", "namespace")
+
+
+def _check_admission(check: Checker, raw: Raw) -> None:
+    key = f"{SPAWNER}.pod_creation_concurrency"
+    concurrency = raw.get(key, 1)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        check.add(key, "value.type", value=repr(concurrency))
+    elif concurrency < 1:
+        check.add(
+            key, "value.zero" if concurrency == 0 else "value.negative", value=str(concurrency)
+        )
+    key = f"{SPAWNER}.capacity_check"
+    if not isinstance(raw.get(key, True), bool):
+        check.add(key, "value.not_boolean", value=repr(raw.get(key)))
+    key = f"{SPAWNER}.cluster_pods_scope"
+    scope = raw.get(key, _POD_SCOPES[0])
+    if not isinstance(scope, str) or scope.lower() not in _POD_SCOPES:
+        check.add(key, "value.choice", value=repr(scope), expected=", ".join(_POD_SCOPES))
 
 
 def _language(check: Checker, raw: object) -> str:
