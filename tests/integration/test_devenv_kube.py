@@ -237,8 +237,14 @@ async def test_hub_identity_is_limited_by_rbac(platform, user_namespace):
         await hub.list_namespaced_pod(user_namespace)
         nodes = await hub.list_node()
         assert {n.metadata.name for n in nodes.items} >= set(kwok.NODES)
+        # Pods are readable everywhere (free pod slots count every pod on a node), and
+        # that is all: no secret outside its namespace, no change to anything there.
+        await hub.list_pod_for_all_namespaces(limit=1)
         with pytest.raises(ApiException) as raised:
-            await hub.list_namespaced_pod("kube-system")
+            await hub.list_namespaced_secret("kube-system")
+        assert raised.value.status == 403
+        with pytest.raises(ApiException) as raised:
+            await hub.delete_collection_namespaced_pod("kube-system")
         assert raised.value.status == 403
         with pytest.raises(ApiException) as raised:
             await hub.delete_node("salle-a-1")
