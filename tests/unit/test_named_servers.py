@@ -10,7 +10,6 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
-from jupyterhub.objects import Server
 from tornado import web
 from traitlets.config import Config
 
@@ -21,7 +20,8 @@ from unilim_hub.policy.models import GroupQuota
 from unilim_hub.policy.named_servers import may_create
 from unilim_hub.policy.properties import parse_group_properties
 from unilim_hub.policy.quotas import Limit, named_server_limit
-from unilim_hub.spawner import UnilimSpawner
+
+from .test_spawner import spawner
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 
@@ -108,26 +108,12 @@ def test_check_config_explains_a_wrong_named_servers_value():
 # JupyterHub's callable, with the handler JupyterHub hands it.
 
 
-class Group(SimpleNamespace):
-    name: str
-    properties: dict[str, Any]
-
-
 def user_in(groups: dict[str, dict[str, Any]], servers: tuple[str, ...] = ("",)) -> Any:
     """A hub user in ``groups`` (name -> properties) with these servers ("" the default)."""
-    config = Config(yaml.safe_load(EXAMPLE.read_text())["hub"]["config"])
-    user = SimpleNamespace(
-        name="alice",
-        id=1,
-        url="/user/alice/",
-        escaped_name="alice",
-        server=Server(),
-        groups=[Group(name=name, properties=props) for name, props in groups.items()],
-        db=None,
-        orm_spawners=dict.fromkeys(servers),
-    )
-    user.spawner = UnilimSpawner(config=config, user=user, _mock=True)
-    return user
+    made = spawner(groups, {})
+    made.user.orm_spawners = dict.fromkeys(servers)
+    made.user.spawner = made
+    return made.user
 
 
 def handler(user: Any, *path_args: str, language: str = "en") -> Any:
