@@ -78,7 +78,8 @@ CEILING_FIELDS = ("server_cpu_limit", "server_mem_limit", "server_gpu_limit")
 
 @dataclass(frozen=True)
 class Limit:
-    """One per-server ceiling and where it comes from, so a refusal can name it."""
+    """One per-server ceiling, or the named-server limit, and where it comes from, so a
+    refusal can name it."""
 
     value: int  # millicores, bytes, GPUs or named servers
     group: str
