@@ -30,6 +30,9 @@ c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
 policy = yaml.safe_load((platform.REPO / "config" / "unilim.yaml").read_text("utf-8"))
 c.merge(Config(policy["hub"]["config"]))
+# Its Python snippets (named servers per group), run as Zero to JupyterHub runs them.
+for name, snippet in sorted(policy["hub"].get("extraConfig", {}).items()):
+    exec(compile(snippet, f"config/unilim.yaml: hub.extraConfig.{name}", "exec"))
 
 state = Path(os.environ.get("UNILIM_HUB_STATE", paths.STATE / "demo"))  # made by the launcher
 default_ports = f"{ports.PROXY_PUBLIC},{ports.PROXY_API},{ports.HUB}"
