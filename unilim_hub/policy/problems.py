@@ -65,6 +65,13 @@ class Checker:
             self.problems.append(invalid.at(key))
             return None
 
+    def field(self, key: str, name: str, parser: Callable[[object], T], fields: Raw) -> T | None:
+        """The field ``name`` of a mapping read by :meth:`fields`, parsed; ``None`` if it is
+        missing (:meth:`fields` already said so: a missing key is told once) or wrong."""
+        if name not in fields:
+            return None
+        return self.parse(f"{key}.{name}", parser, fields[name])
+
     def fields(self, key: str, raw: object, required: set[str], optional: set[str]) -> Raw | None:
         """``raw`` as a mapping, once its keys are checked; ``None`` if it is not one."""
         if not isinstance(raw, Mapping):
