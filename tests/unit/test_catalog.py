@@ -208,3 +208,61 @@ def test_a_size_without_gpu_or_guarantees_is_read_as_zero():
     (read,) = loaded.catalog[0].sizes
     assert (read.cpu_guarantee, read.mem_guarantee, read.gpu) == (0, 0, 0)
     assert (read.cpu_limit, read.mem_limit) == (1000, 1024**3)
+
+
+def test_an_unknown_key_is_told_with_the_accepted_keys_and_the_closest():
+    _, said = told({**PROFILE, "imgae": "x"})
+    assert said == [
+        f"{KEY}.imgae: Unknown key. Accepted keys: course_only, default, description,"
+        " display_name, groups, image, sizes, slug, tags. Did you mean 'image'?"
+    ]
+
+
+def test_an_unknown_group_is_told_with_the_groups_and_prefixes_sso_gives():
+    _, problems = configuration.check(
+        Config(
+            {
+                "UnilimSpawner": {"profile_catalog": [{**PROFILE, "groups": ["studnet"]}]},
+                "UnilimSite": {"course_prefix": "ue-", "teacher_prefix": "prof-"},
+                "UnilimAuthenticator": {"admin_groups": ["hub-admins"]},
+            }
+        )
+    )
+    assert [describe(problem, "en") for problem in problems] == [
+        f"{KEY}.groups[0]: Group 'studnet' is not a group the SSO login produces: expected one"
+        " of faculty, hub-admins, staff, student, or a course group named 'ue-<code>' or"
+        " 'prof-<code>'. Add it to UnilimSite.affiliation_groups if it is a new affiliation."
+        " Did you mean 'student'?"
+    ]
+
+
+def test_a_plain_text_is_shown_in_both_languages():
+    loaded, said = told({**PROFILE, "display_name": "Python 3", "description": "Notebooks"})
+    assert said == []
+    (profile,) = loaded.catalog
+    assert (profile.display_name.fr, profile.display_name.en) == ("Python 3", "Python 3")
+    assert (profile.description.fr, profile.description.en) == ("Notebooks", "Notebooks")
+
+
+def test_a_translation_that_is_not_text_is_told():
+    _, said = told({**PROFILE, "description": {"fr": 5, "en": "Notebooks"}})
+    assert said == [f"{KEY}.description.fr: 5 should be a text."]
+
+
+def test_a_look_alike_group_written_as_a_path_is_told_with_the_spelling_that_matches():
+    _, said = told({**PROFILE, "groups": ["/ｓｔｕｄｅｎｔ"]})
+    assert said == [
+        f"{KEY}.groups[0]: Group '/ｓｔｕｄｅｎｔ' can never match a group the SSO sends: group"
+        " values are compared exactly, never folded, and values with look-alike characters"
+        " (full-width letters, ligatures), spaces or control characters are ignored."
+        " Spelling that would match: student. Did you mean 'student'?"
+    ]
+
+
+def test_a_catalog_that_is_not_a_list_is_told_with_what_was_written():
+    _, problems = configuration.check(
+        Config({"UnilimSpawner": {"profile_catalog": {"python": {}}}})
+    )
+    assert [describe(problem, "en") for problem in problems] == [
+        "UnilimSpawner.profile_catalog: {'python': {}} should be a list (YAML '- item' lines)."
+    ]

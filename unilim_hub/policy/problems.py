@@ -146,7 +146,10 @@ def parse_text(check: Checker, key: str, raw: object, fallback: str = "") -> Tex
         return Text(fallback, fallback)
     if isinstance(raw, str):
         return Text(raw, raw)
-    texts = check.fields(key, raw, set(LANGUAGES), set())
-    if texts is None or not all(isinstance(texts.get(lang), str) for lang in LANGUAGES):
-        return Text(fallback, fallback)
-    return Text(fr=texts["fr"], en=texts["en"])
+    texts = check.fields(key, raw, set(LANGUAGES), set()) or {}
+    for lang in LANGUAGES:
+        if lang in texts and not isinstance(texts[lang], str):
+            check.add(f"{key}.{lang}", "value.not_text", value=repr(texts[lang]))
+    if all(isinstance(texts.get(lang), str) for lang in LANGUAGES):
+        return Text(fr=texts["fr"], en=texts["en"])
+    return Text(fallback, fallback)  # a problem was told: the settings are never used
