@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from .models import GroupNaming, Profile, Size
 from .problems import Checker, parse_text
@@ -18,6 +18,7 @@ _IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:\d+)?(/[a-z0-9]([a-z0-9.
 # Course profiles are named <course>--<profile>: a catalog slug must not look like one.
 COURSE_SEPARATOR = "--"
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+Parser = Callable[[object], int]
 
 
 def parse_catalog(check: Checker, groups: GroupNaming, raw: object) -> tuple[Profile, ...]:
@@ -26,13 +27,18 @@ def parse_catalog(check: Checker, groups: GroupNaming, raw: object) -> tuple[Pro
     profiles = [
         profile for item_key, item in items if (profile := _profile(check, groups, item_key, item))
     ]
-    # Judged on the raw entries, so that a profile with another mistake still counts.
+    _unique(check, key, _slugs(items), "profile.duplicate")
     entries = [item for _, item in items if isinstance(item, Mapping)]
-    _unique(check, key, [str(entry.get("slug")) for entry in entries], "profile.duplicate")
     defaults = [str(entry.get("slug")) for entry in entries if entry.get("default") is True]
     if len(defaults) > 1:
         check.add(key, "profile.several_defaults", profiles=", ".join(defaults))
     return tuple(profiles)
+
+
+def _slugs(items: list[tuple[str, object]]) -> list[str]:
+    """The slugs the entries give, judged on the raw entries so that an entry with another
+    mistake still counts; an entry without a slug is told as such, not as a duplicate."""
+    return [str(item["slug"]) for _, item in items if isinstance(item, Mapping) and "slug" in item]
 
 
 def _unique(check: Checker, key: str, slugs: list[str], code: str) -> None:
@@ -47,7 +53,7 @@ def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Prof
     fields = check.fields(key, raw, _PROFILE_REQUIRED, _PROFILE_OPTIONAL)
     if fields is None:
         return None
-    slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
+    slug = check.field(key, "slug", parse_name, fields)
     if slug and COURSE_SEPARATOR in slug:
         check.add(f"{key}.slug", "profile.slug_separator", slug=slug, separator=COURSE_SEPARATOR)
     image, tags = _image_and_tags(check, key, fields)
@@ -57,7 +63,7 @@ def _profile(check: Checker, groups: GroupNaming, key: str, raw: object) -> Prof
     sizes = [
         size for size_key, item in size_items if (size := _size(check, size_key, item)) is not None
     ]
-    _unique(check, f"{key}.sizes", [size.slug for size in sizes], "size.duplicate")
+    _unique(check, f"{key}.sizes", _slugs(size_items), "size.duplicate")
     allowed = _groups(check, groups, key, fields)
     flags = {
         name: _flag(check, f"{key}.{name}", fields.get(name, False))
@@ -86,9 +92,8 @@ def _image_and_tags(
         if "image" in fields:
             check.add(f"{key}.image", "value.empty")
         return None, ()
-    repository, _, tag = (
-        image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
-    )
+    # A tag follows the last ':' of the last path segment (a registry port is no tag).
+    repository, tag = image.rsplit(":", 1) if ":" in image.rpartition("/")[2] else (image, "")
     raw_tags = fields.get("tags", [tag] if tag else [])
     if tag and "tags" in fields:
         check.add(f"{key}.image", "image.tag_and_tags", image=image)
@@ -115,7 +120,7 @@ def _groups(
         check.known_group(groups, f"{key}.groups[{index}]", group)
         for index, group in enumerate(raw)
     ]
-    if not raw and not fields.get("course_only", False):
+    if not raw and not fields.get("course_only"):
         check.add(f"{key}.groups", "profile.no_groups")
     return frozenset(names)
 
@@ -123,39 +128,43 @@ def _groups(
 def _flag(check: Checker, key: str, raw: object) -> bool:
     if not isinstance(raw, bool):
         check.add(key, "value.not_boolean", value=repr(raw))
-        return False
-    return raw
+    return raw is True
 
 
 def _size(check: Checker, key: str, raw: object) -> Size | None:
     fields = check.fields(key, raw, _SIZE_REQUIRED, _SIZE_OPTIONAL)
     if fields is None:
         return None
-    slug = check.parse(f"{key}.slug", parse_name, fields.get("slug", ""))
-    cpu = [
-        check.parse(f"{key}.{name}", parse_cpu, fields.get(name, 0))
-        for name in ("cpu_guarantee", "cpu_limit")
-    ]
-    mem = [
-        check.parse(f"{key}.{name}", parse_memory, fields.get(name, 0))
-        for name in ("mem_guarantee", "mem_limit")
-    ]
-    gpu = check.parse(f"{key}.gpu", parse_count, fields.get("gpu", 0))
-    for name, (guarantee, limit) in (("cpu", cpu), ("mem", mem)):
-        if guarantee is not None and limit is not None and guarantee > limit:
-            check.add(f"{key}.{name}_guarantee", "size.guarantee_above_limit")
-        if limit == 0:
-            check.add(f"{key}.{name}_limit", "value.zero")
-    if slug is None or None in cpu or None in mem or gpu is None:
+    slug = check.field(key, "slug", parse_name, fields)
+    cpu = _guarantee_and_limit(check, key, fields, "cpu", parse_cpu)
+    mem = _guarantee_and_limit(check, key, fields, "mem", parse_memory)
+    # A wrong count is told; the size is then never used, whatever stands in for it.
+    gpu = check.parse(f"{key}.gpu", parse_count, fields.get("gpu", 0)) or 0
+    if slug is None or cpu is None or mem is None:
         return None
     return Size(
         slug=slug,
         display_name=parse_text(
             check, f"{key}.display_name", fields.get("display_name"), slug.capitalize()
         ),
-        cpu_guarantee=cpu[0] or 0,
-        cpu_limit=cpu[1] or 0,
-        mem_guarantee=mem[0] or 0,
-        mem_limit=mem[1] or 0,
+        cpu_guarantee=cpu[0],
+        cpu_limit=cpu[1],
+        mem_guarantee=mem[0],
+        mem_limit=mem[1],
         gpu=gpu,
     )
+
+
+def _guarantee_and_limit(
+    check: Checker, key: str, fields: Mapping[str, object], name: str, parser: Parser
+) -> tuple[int, int] | None:
+    """A size's guarantee and limit of one resource (``cpu``, ``mem``), both parsed, or ``None``."""
+    guarantee = check.field(key, f"{name}_guarantee", parser, fields)
+    limit = check.field(key, f"{name}_limit", parser, fields)
+    if limit == 0:
+        check.add(f"{key}.{name}_limit", "value.zero")
+    if guarantee is None or limit is None:
+        return None
+    if guarantee > limit:
+        check.add(f"{key}.{name}_guarantee", "size.guarantee_above_limit")
+    return guarantee, limit

@@ -65,6 +65,13 @@ class Checker:
             self.problems.append(invalid.at(key))
             return None
 
+    def field(self, key: str, name: str, parser: Callable[[object], T], fields: Raw) -> T | None:
+        """The field ``name`` of a mapping read by :meth:`fields`, parsed; ``None`` if it is
+        missing (:meth:`fields` already said so: a missing key is told once) or wrong."""
+        if name not in fields:
+            return None
+        return self.parse(f"{key}.{name}", parser, fields[name])
+
     def fields(self, key: str, raw: object, required: set[str], optional: set[str]) -> Raw | None:
         """``raw`` as a mapping, once its keys are checked; ``None`` if it is not one."""
         if not isinstance(raw, Mapping):
@@ -139,7 +146,10 @@ def parse_text(check: Checker, key: str, raw: object, fallback: str = "") -> Tex
         return Text(fallback, fallback)
     if isinstance(raw, str):
         return Text(raw, raw)
-    texts = check.fields(key, raw, set(LANGUAGES), set())
-    if texts is None or not all(isinstance(texts.get(lang), str) for lang in LANGUAGES):
-        return Text(fallback, fallback)
-    return Text(fr=texts["fr"], en=texts["en"])
+    texts = check.fields(key, raw, set(LANGUAGES), set()) or {}
+    for lang in LANGUAGES:
+        if lang in texts and not isinstance(texts[lang], str):
+            check.add(f"{key}.{lang}", "value.not_text", value=repr(texts[lang]))
+    if all(isinstance(texts.get(lang), str) for lang in LANGUAGES):
+        return Text(fr=texts["fr"], en=texts["en"])
+    return Text(fallback, fallback)  # a problem was told: the settings are never used

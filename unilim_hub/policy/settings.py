@@ -1,7 +1,8 @@
 """Build the typed :class:`Settings` from raw configuration values, reporting every problem.
 
-The adapters hand over the raw values of the traits, keyed by their configuration name
-(``"UnilimSpawner.profile_catalog"``). Validation never stops at the first problem: the
+The adapters hand over the raw value of every trait, keyed by its configuration name
+(``"UnilimSpawner.profile_catalog"``), defaults included (``configuration.raw_settings``):
+the defaults are the traits' own, declared once. Validation never stops at the first problem: the
 admin sees everything that is wrong at once, each problem naming its key.
 """
 
@@ -28,14 +29,12 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
     groups = _group_naming(check, raw)
     settings = Settings(
         groups=groups,
-        catalog=parse_catalog(check, groups, raw.get(f"{SPAWNER}.profile_catalog", [])),
-        quotas=parse_quotas(check, groups, raw.get(f"{SPAWNER}.group_quotas", {})),
-        rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
+        catalog=parse_catalog(check, groups, raw[f"{SPAWNER}.profile_catalog"]),
+        quotas=parse_quotas(check, groups, raw[f"{SPAWNER}.group_quotas"]),
+        rooms=parse_rooms(check, raw[f"{SPAWNER}.rooms"]),
         storage=_storage(check, raw),
-        default_language=_language(
-            check, raw.get(f"{SITE}.default_language", Settings.default_language)
-        ),
-        timezone=str(raw.get(f"{SITE}.timezone", Settings.timezone)),
+        default_language=_language(check, raw[f"{SITE}.default_language"]),
+        timezone=str(raw[f"{SITE}.timezone"]),
         claims=parse_claim_rules(check, raw, groups),
     )
     _check_admission(check, raw)
@@ -50,18 +49,16 @@ _POD_SCOPES = ("cluster", "namespace")
 
 def _check_admission(check: Checker, raw: Raw) -> None:
     key = f"{SPAWNER}.pod_creation_concurrency"
-    concurrency = raw.get(key, 1)
+    concurrency = raw[key]
     if isinstance(concurrency, bool) or not isinstance(concurrency, int):
         check.add(key, "value.type", value=repr(concurrency))
     elif concurrency < 1:
-        check.add(
-            key, "value.zero" if concurrency == 0 else "value.negative", value=str(concurrency)
-        )
+        check.add(key, "value.not_positive", value=str(concurrency))
     key = f"{SPAWNER}.capacity_check"
-    if not isinstance(raw.get(key, True), bool):
-        check.add(key, "value.not_boolean", value=repr(raw.get(key)))
+    if not isinstance(raw[key], bool):
+        check.add(key, "value.not_boolean", value=repr(raw[key]))
     key = f"{SPAWNER}.cluster_pods_scope"
-    scope = raw.get(key, _POD_SCOPES[0])
+    scope = raw[key]
     if not isinstance(scope, str) or scope.lower() not in _POD_SCOPES:
         check.add(key, "value.choice", value=repr(scope), expected=", ".join(_POD_SCOPES))
 
@@ -80,7 +77,7 @@ def _language(check: Checker, raw: object) -> str:
 
 def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
     def names(key: str) -> frozenset[str]:
-        value = raw.get(key, [])
+        value = raw[key]
         if not isinstance(value, list | tuple | set | frozenset):
             check.add(key, "value.not_list", value=repr(value))
             return frozenset()
@@ -92,8 +89,11 @@ def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
     for name in ("course_prefix", "teacher_prefix"):
         key = f"{SITE}.{name}"
         default = getattr(GroupNaming, name)
-        value = raw.get(key, default)
-        if not isinstance(value, str) or not value:
+        value = raw[key]
+        if not isinstance(value, str):
+            check.add(key, "value.not_text", value=repr(value))
+            value = default
+        elif not value:
             check.add(key, "value.empty")
             value = default
         elif check.group(key, value) is None:  # a prefix no claim can start with
@@ -107,17 +107,15 @@ def _group_naming(check: Checker, raw: Raw) -> GroupNaming:
 
 
 def _storage(check: Checker, raw: Raw) -> Storage:
-    defaults = Storage()
-
-    def memory(name: str, default: int) -> int:
+    def memory(name: str) -> int:
         key = f"{SPAWNER}.{name}"
-        size = check.parse(key, parse_memory, raw.get(key, default))
+        size = check.parse(key, parse_memory, raw[key])
         if size == 0:
             check.add(key, "value.zero")
-        return size or default
+        return size or 0  # 0 only with a problem told: the settings are then never used
 
     def text(name: str) -> str:
-        value = raw.get(f"{SPAWNER}.{name}", "")
+        value = raw[f"{SPAWNER}.{name}"]
         if not isinstance(value, str):
             check.add(f"{SPAWNER}.{name}", "value.not_text", value=repr(value))
             return ""
@@ -125,9 +123,9 @@ def _storage(check: Checker, raw: Raw) -> Storage:
 
     return Storage(
         home_storage_class=text("home_storage_class"),
-        home_size=memory("home_size", defaults.home_size),
+        home_size=memory("home_size"),
         course_storage_class=text("course_storage_class"),
-        course_size=memory("course_size", defaults.course_size),
+        course_size=memory("course_size"),
         s3=_s3(check, raw, text),
     )
 
@@ -135,15 +133,15 @@ def _storage(check: Checker, raw: Raw) -> Storage:
 def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
     key = f"{SPAWNER}.s3_mode"
     try:
-        mode = S3Mode(raw.get(key, S3Settings.mode))
+        mode = S3Mode(raw[key])
     except ValueError:
         check.add(
             key,
             "value.choice",
-            value=repr(raw.get(key)),
+            value=repr(raw[key]),
             expected=", ".join(mode.value for mode in S3Mode),
         )
-        mode = S3Mode.OFF
+        mode = S3Mode.OFF  # an unknown mode is told once, not again through its endpoint
     endpoint = text("s3_endpoint")
     if mode is not S3Mode.OFF and not _URL.match(endpoint):
         check.add(f"{SPAWNER}.s3_endpoint", "url.invalid", value=repr(endpoint))
