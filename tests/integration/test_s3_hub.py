@@ -39,6 +39,7 @@ c.UnilimSpawner.s3_secret_key = {seaweedfs.ADMIN_SECRET_KEY!r}
 c.UnilimSpawner.s3_credentials_duration = 900
 c.UnilimSpawner.s3_refresh_interval = {REFRESH}
 c.UnilimSpawner.s3_strict = {strict!r}
+c.KubeSpawner.http_timeout = 180  # a loaded 2-core machine starts JupyterLab slowly
 """
 
 
@@ -51,10 +52,9 @@ def s3_hub(platform: list[str], s3: str, tmp_path_factory: pytest.TempPathFactor
         hub.add_user(BRUNO, ["student", f"course-{COURSE}"])
         hub.add_user(TEACHER, ["faculty", f"teacher-{COURSE}"])
         seaweedfs.admin_client().put_object(Bucket=COURSES, Key=f"{COURSE}/tp1.ipynb", Body=b"{}")
-        for name in (ANNA, BRUNO, TEACHER):
+        for name in (ANNA, BRUNO, TEACHER):  # one after the other: the machine is small
             start(hub, name)
-        for name in (ANNA, BRUNO, TEACHER):
-            hub.wait_ready(name)
+            hub.wait_ready(name, timeout=240)
         yield hub
     finally:
         for name in (ANNA, BRUNO, TEACHER):
