@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import configparser
 import logging
@@ -18,7 +19,7 @@ from tornado import web
 from traitlets.config import Config
 
 from unilim_hub import configuration, s3access
-from unilim_hub.objectstore import TemporaryCredentials
+from unilim_hub.objectstore import STSError, TemporaryCredentials
 from unilim_hub.policy.models import GroupNaming, S3Mode, S3Settings, Settings, Storage
 
 CREDENTIALS = TemporaryCredentials(
@@ -190,3 +191,35 @@ def test_refresh_interval_defaults_to_half_the_duration() -> None:
     settings, problems = configuration.check(config)
     assert problems == () and settings is not None
     assert settings.storage.s3.refresh_interval == 450
+
+
+async def test_running_server_gets_new_credentials_every_interval(monkeypatch, caplog) -> None:
+    server = spawner("http://127.0.0.1:1")
+    s3 = replace(server.settings.storage.s3, refresh_interval=1)
+    server.settings = replace(server.settings, storage=replace(server.settings.storage, s3=s3))
+    issued = iter(
+        [
+            CREDENTIALS,
+            STSError("STS endpoint unreachable"),  # one failed renewal: logged, tried again
+            replace(CREDENTIALS, secret_key="second-secret"),
+        ]
+    )
+
+    async def issue(spawner: Any, grant: Any) -> TemporaryCredentials:
+        answer = next(issued)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(s3access, "issue", issue)
+    await s3access.attach(server, pod())
+    s3access.keep_fresh(server)
+    for _ in range(50):
+        stored = base64.b64decode(server.api.secrets["jupyter-chloe-s3"]["credentials"]).decode()
+        if "second-secret" in stored:
+            break
+        await asyncio.sleep(0.1)
+    assert "second-secret" in stored
+    assert "Cannot renew the S3 credentials of chloe's server" in caplog.text
+    await s3access.stop(server)
+    assert server.api.secrets == {}
