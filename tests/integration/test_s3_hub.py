@@ -141,9 +141,11 @@ async def test_credentials_are_renewed_while_the_server_runs(core_v1, s3_hub, tm
     while (renewed := await files_of(core_v1, ANNA)) == first:
         assert time.monotonic() < deadline, "the credentials were not renewed"
         await asyncio.sleep(1)
-    assert datetime.fromisoformat(renewed["expiration"]) > datetime.fromisoformat(
-        first["expiration"]
-    )
+    expiration = {
+        name: datetime.fromisoformat(f["expiration"].strip())
+        for name, f in (("first", first), ("renewed", renewed))
+    }
+    assert expiration["renewed"] > expiration["first"]
     # Both work until the old ones expire; the server was never restarted.
     for files, folder in ((first, "old"), (renewed, "new")):
         anna = client_from_files(files, tmp_path / folder)
@@ -159,7 +161,7 @@ async def test_old_credentials_stop_working_when_they_expire(core_v1, s3_hub, tm
     old = await files_of(core_v1, BRUNO)
     bruno = client_from_files(old, tmp_path / "old")
     bruno.put_object(Bucket=USERS, Key=f"users/{BRUNO}/before.txt", Body=b".")
-    expires = datetime.fromisoformat(old["expiration"])
+    expires = datetime.fromisoformat(old["expiration"].strip())
     await asyncio.sleep(max(0.0, (expires - datetime.now(expires.tzinfo)).total_seconds()) + 5)
     assert denied(lambda: bruno.put_object(Bucket=USERS, Key=f"users/{BRUNO}/after.txt", Body=b"."))
     renewed = client_from_files(await files_of(core_v1, BRUNO), tmp_path / "new")
