@@ -53,11 +53,14 @@ def test_strict_mode_fails_the_start_with_a_clear_message(
     name = f"s3strict{RUN}"
     try:
         hub.add_user(name, ["student"])
-        start(hub, name)
-        events = list(progress_messages(hub, name))
-        assert events[-1].get("failed"), events
-        assert "the S3 storage service does not answer" in events[-1]["message"]
+        # The refusal comes before the pod is created: the start request itself answers it.
+        refused = hub.api("POST", f"/users/{name}/server", json={"profile": "python"})
+        assert refused.status_code == 503
+        assert refused.json()["message"].startswith(
+            "Your server cannot start: the S3 storage service does not answer"
+        )
         hub.wait_stopped(name)
+        assert "No S3 credentials for" in hub.log_path.read_text()
     finally:
         stop(hub, name)
         hub.stop()
