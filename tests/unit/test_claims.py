@@ -6,15 +6,18 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import configuration
+from unilim_hub.i18n import translate
 from unilim_hub.policy.claims import (
     claim_at,
     membership,
     normalise_username,
+    parse_claim_rules,
     teacher_roles,
     username_from,
 )
 from unilim_hub.policy.models import ClaimRules, GroupNaming
 from unilim_hub.policy.oidc import Endpoints, discovery_url, endpoints_of, issuer_problem
+from unilim_hub.policy.problems import Checker
 from unilim_hub.policy.refusal import Refusal
 
 NAMING = GroupNaming(admin_groups=frozenset({"hub-admins"}))
@@ -156,6 +159,11 @@ def test_values_that_map_to_no_group_are_listed_for_the_log():
     assert result.ignored[2] == "affiliation=alum"
 
 
+def test_scoped_affiliation_is_the_part_before_the_first_at_sign():
+    claims = {"affiliation": ["student@unilim.fr", "staff@faculty@unilim.fr", "@faculty"]}
+    assert groups_of(claims) == {"student", "staff"}
+
+
 def test_affiliation_map_renames_affiliations():
     rules = ClaimRules(affiliation_map={"employee": "staff"})
     assert groups_of({"affiliation": ["employee"]}, rules) == {"staff"}
@@ -287,6 +295,85 @@ def test_claim_rules_come_from_the_authenticator_settings():
 )  # fmt: skip
 def test_wrong_claim_settings_are_named(authenticator, key, code):
     assert problems_of({"UnilimAuthenticator": authenticator}) == {key: code}
+
+
+def messages_of(config: dict) -> dict[str, str]:
+    """Each problem of ``config`` as the admin reads it in English, by key."""
+    _, problems = configuration.check(Config(config))
+    return {problem.key: translate(problem.code, "en", **problem.params) for problem in problems}
+
+
+@pytest.mark.parametrize(
+    ("authenticator", "key", "message"),
+    [
+        ({"groups_claim": ["groups"]}, "UnilimAuthenticator.groups_claim",
+         "['groups'] should be a text."),
+        ({"affiliation_map": ["employee"]}, "UnilimAuthenticator.affiliation_map",
+         "['employee'] should be a mapping of keys to values (YAML 'key: value' lines)."),
+        ({"affiliation_map": {"employee": "staf"}},
+         "UnilimAuthenticator.affiliation_map['employee']",
+         "'staf' is not an affiliation group: expected one of faculty, staff, student "
+         "(UnilimSite.affiliation_groups)."),
+        ({"allowed_groups": "student"}, "UnilimAuthenticator.allowed_groups",
+         "'student' should be a list (YAML '- item' lines)."),
+        ({"teacher_scopes": ["custom:courses:manage!group={group}"]},
+         "UnilimAuthenticator.teacher_scopes[0]",
+         "'custom:courses:manage!group={group}' is not a valid scope template: write a scope "
+         "such as custom:courses:manage!group={course_group}, where only {course} and "
+         "{course_group} are replaced."),
+    ],
+)  # fmt: skip
+def test_wrong_claim_setting_is_explained_with_the_value_typed(authenticator, key, message):
+    assert messages_of({"UnilimAuthenticator": authenticator}) == {key: message}
+
+
+def test_claim_settings_left_out_are_the_documented_defaults():
+    check = Checker()
+    assert parse_claim_rules(check, {}, NAMING) == ClaimRules()
+    assert check.problems == []
+
+
+def test_configured_affiliation_claim_is_the_one_read():
+    loaded, problems = configuration.check(
+        Config({"UnilimAuthenticator": {"affiliation_claim": "eduPersonAffiliation"}})
+    )
+    assert problems == ()
+    claims = {"eduPersonAffiliation": ["staff"], "affiliation": ["student"]}
+    assert membership(claims, loaded.claims, loaded.groups).groups == {"staff"}
+
+
+def test_number_among_allowed_groups_is_reported_instead_of_stopping_the_check():
+    assert problems_of({"UnilimAuthenticator": {"allowed_groups": ["student", 42]}}) == {
+        "UnilimAuthenticator.allowed_groups[42]": "group.never_matches"
+    }
+
+
+def test_every_scope_template_naming_more_than_the_course_is_reported():
+    scopes = [
+        "custom:courses:manage!group={course.code}",  # used to stop the hub with a traceback
+        "read:users!group={course_group}",
+        "custom:grades:{course[0]}",
+        "custom:grades:{course!r}",
+        "custom:grades:{course:>9}",
+        "custom:grades:{}",
+        "custom:grades:{course",
+        42,
+    ]
+    problems = problems_of({"UnilimAuthenticator": {"teacher_scopes": scopes}})
+    assert problems == {
+        f"UnilimAuthenticator.teacher_scopes[{index}]": "scope.invalid_template"
+        for index in (0, 2, 3, 4, 5, 6, 7)
+    }
+
+
+def test_scope_templates_with_only_the_course_fields_are_kept():
+    scopes = ["read:users!group={course_group}", "custom:courses:manage!group={course_group}",
+              "list:users!group=course-{course}"]  # fmt: skip
+    loaded, problems = configuration.check(
+        Config({"UnilimAuthenticator": {"teacher_scopes": scopes}})
+    )
+    assert problems == ()
+    assert loaded.claims.teacher_scopes == tuple(scopes)
 
 
 def test_declared_custom_scope_is_accepted():
