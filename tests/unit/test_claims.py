@@ -248,17 +248,42 @@ def test_provider_without_end_session_endpoint_has_no_logout_url():
 
 
 @pytest.mark.parametrize(
-    ("document", "code"),
+    ("document", "message"),
     [
-        ([], "oidc.not_a_document"),
-        ({**DOCUMENT, "issuer": "https://other.example.org"}, "oidc.issuer_mismatch"),
-        ({**DOCUMENT, "token_endpoint": None}, "oidc.missing_endpoint"),
-        ({**DOCUMENT, "userinfo_endpoint": "/userinfo"}, "oidc.missing_endpoint"),
+        ([], f"The OIDC discovery document of {ISSUER} is not a JSON object: check "
+             "UnilimAuthenticator.oidc_issuer."),
+        ({**DOCUMENT, "issuer": "https://other.example.org"},
+         f"The OIDC discovery document of {ISSUER} announces the issuer "
+         "'https://other.example.org': set UnilimAuthenticator.oidc_issuer to exactly the "
+         "announced issuer."),
+        ({key: value for key, value in DOCUMENT.items() if key != "issuer"},
+         f"The OIDC discovery document of {ISSUER} announces the issuer '': set "
+         "UnilimAuthenticator.oidc_issuer to exactly the announced issuer."),
+        ({**DOCUMENT, "token_endpoint": None},
+         f"The OIDC discovery document of {ISSUER} has no usable token_endpoint: set the URL "
+         "in the UnilimAuthenticator configuration."),
+        ({**DOCUMENT, "userinfo_endpoint": "/userinfo"},
+         f"The OIDC discovery document of {ISSUER} has no usable userinfo_endpoint: set the "
+         "URL in the UnilimAuthenticator configuration."),
     ],
-)
-def test_wrong_discovery_document_is_explained(document, code):
+)  # fmt: skip
+def test_wrong_discovery_document_is_explained(document, message):
     refusal = endpoints_of(document, ISSUER, "unilim-hub")
-    assert isinstance(refusal, Refusal) and refusal.code == code
+    assert isinstance(refusal, Refusal)
+    assert translate(refusal.code, "en", **refusal.params) == message
+
+
+@pytest.mark.parametrize(
+    ("configured", "announced"),
+    [(ISSUER, ISSUER + "/"), (ISSUER + "/", ISSUER), (ISSUER + "X", ISSUER + "X/")],
+)
+def test_issuer_with_or_without_a_trailing_slash_is_the_same_issuer(configured, announced):
+    document = {
+        key: value.replace(ISSUER, announced.rstrip("/")) for key, value in DOCUMENT.items()
+    }
+    endpoints = endpoints_of({**document, "issuer": announced}, configured, "unilim-hub")
+    assert isinstance(endpoints, Endpoints)
+    assert discovery_url(configured) == f"{announced.rstrip('/')}/.well-known/openid-configuration"
 
 
 # --- Configuration ----------------------------------------------------------------
@@ -507,6 +532,15 @@ def test_endpoint_on_a_host_the_configuration_names_is_accepted():
     assert endpoints.token_url == "https://oauth2.example.com/token"
 
 
+def test_loopback_test_idp_over_http_may_name_https_endpoints_on_loopback():
+    issuer = "http://127.0.0.1:18080/realms/unilim"
+    document = {key: value.replace(ISSUER, issuer) for key, value in DOCUMENT.items()}
+    document["token_endpoint"] = "https://[::1]:18443/realms/unilim/token"
+    endpoints = endpoints_of(document, issuer, "c")
+    assert isinstance(endpoints, Endpoints)
+    assert endpoints.token_url == "https://[::1]:18443/realms/unilim/token"
+
+
 def test_loopback_test_idp_over_http_is_accepted_and_only_on_loopback():
     issuer = "http://127.0.0.1:18080/realms/unilim"
     document = {key: value.replace(ISSUER, issuer) for key, value in DOCUMENT.items()}
@@ -529,6 +563,11 @@ def test_loopback_test_idp_over_http_is_accepted_and_only_on_loopback():
 )
 def test_only_https_or_a_loopback_issuer_is_accepted(issuer, insecure):
     assert (issuer_problem(issuer) is not None) is insecure
+    if insecure:
+        refusal = issuer_problem(issuer)
+        assert translate(refusal.code, "en", **refusal.params).startswith(
+            f"The OIDC issuer '{issuer}' is not https:"
+        )
 
 
 @pytest.mark.parametrize(
