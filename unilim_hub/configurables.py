@@ -449,7 +449,8 @@ class AuthenticatorTraits(SettingsSection):
         help="""
         The scopes of the role a teacher gets for each course taught (a member of
         `teacher-info101` gets the role `teacher-info101`). `{course}` is replaced by the
-        course code and `{course_group}` by the course group's name. Every `custom:` scope
+        course code and `{course_group}` by the course group's name; any other replacement
+        field (`{course.code}`, `{course!r}`) stops the hub at start-up. Every `custom:` scope
         must be declared in `JupyterHub.custom_scopes`; the hub refuses to start otherwise.
         """,
     )

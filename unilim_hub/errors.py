@@ -24,6 +24,6 @@ def spawn_error(
 def error_page(code: str, language: str, *, status: int, **params: object) -> web.HTTPError:
     """An error whose page shows ``code``'s message (JupyterHub's ``jupyterhub_message``)."""
     message = translate(code, language, **params)
-    error = web.HTTPError(status, "%s", message)
+    error = web.HTTPError(status, message)  # without arguments, tornado keeps "%" as it is
     error.jupyterhub_message = message  # type: ignore[attr-defined]  # read by the hub's error page
     return error

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from traitlets.config import Config
 
+from unilim_hub import configuration
+from unilim_hub.i18n import translate
 from unilim_hub.policy.models import GroupNaming, GroupQuota, Size, Text
 from unilim_hub.policy.quotas import (
     CEILING_FIELDS,
@@ -151,3 +154,33 @@ def test_a_server_is_charged_to_the_highest_priority_group_with_a_quota():
     tied = {"staff": GroupQuota("staff", priority=5), "faculty": GroupQuota("faculty", priority=5)}
     assert charged_quota(["staff", "faculty"], tied, {}).group == "faculty"
     assert charged_quota({"alumni"}, baseline, {}) is None
+
+
+def test_a_course_without_a_gpu_ceiling_keeps_the_users_for_its_profiles():
+    user = ceiling_of({"student"}, {"student": {"server_gpu_limit": 0}})
+    course = course_ceiling("course-a", user, {}, {"server_mem_limit": 8 * GiB})
+    assert course.blocking(size(cpu=1000, mem=GiB, gpu=1)) == user.gpu
+
+
+def test_a_configured_quota_is_charged_to_the_group_it_names():
+    loaded, problems = configuration.check(
+        Config({"UnilimSpawner": {"group_quotas": {"/student": {"servers": 10}}}})
+    )
+    assert problems == ()
+    charged = charged_quota({"student", "course-a"}, loaded.quotas, {})
+    assert (charged.group, charged.servers) == ("student", 10)
+
+
+def test_every_wrong_group_quota_is_explained_with_what_was_typed():
+    def said(group_quotas: object) -> dict[str, str]:
+        _, problems = configuration.check(Config({"UnilimSpawner": {"group_quotas": group_quotas}}))
+        return {p.key: translate(p.code, "en", **p.params) for p in problems}
+
+    mapping = "should be a mapping of keys to values (YAML 'key: value' lines)."
+    assert said(["student"]) == {"UnilimSpawner.group_quotas": f"['student'] {mapping}"}
+    assert said({"student": 5, "staff": {"servrs": 1}}) == {
+        "UnilimSpawner.group_quotas['student']": f"5 {mapping}",
+        "UnilimSpawner.group_quotas['staff'].servrs": "Unknown key. Accepted keys: cpu, memory, "
+        "named_servers, priority, server_cpu_limit, server_gpu_limit, server_mem_limit, servers. "
+        "Did you mean 'servers'?",
+    }

@@ -6,15 +6,18 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import configuration
+from unilim_hub.i18n import translate
 from unilim_hub.policy.claims import (
     claim_at,
     membership,
     normalise_username,
+    parse_claim_rules,
     teacher_roles,
     username_from,
 )
 from unilim_hub.policy.models import ClaimRules, GroupNaming
 from unilim_hub.policy.oidc import Endpoints, discovery_url, endpoints_of, issuer_problem
+from unilim_hub.policy.problems import Checker
 from unilim_hub.policy.refusal import Refusal
 from unilim_hub.policy.untrusted import SHOWN_LENGTH
 
@@ -155,6 +158,11 @@ def test_values_that_map_to_no_group_are_listed_for_the_log():
     assert result.ignored[2] == "affiliation=alum"
 
 
+def test_scoped_affiliation_is_the_part_before_the_first_at_sign():
+    claims = {"affiliation": ["student@unilim.fr", "staff@faculty@unilim.fr", "@faculty"]}
+    assert groups_of(claims) == {"student", "staff"}
+
+
 def test_affiliation_map_renames_affiliations():
     rules = ClaimRules(affiliation_map={"employee": "staff"})
     assert groups_of({"affiliation": ["employee"]}, rules) == {"staff"}
@@ -239,17 +247,42 @@ def test_provider_without_end_session_endpoint_has_no_logout_url():
 
 
 @pytest.mark.parametrize(
-    ("document", "code"),
+    ("document", "message"),
     [
-        ([], "oidc.not_a_document"),
-        ({**DOCUMENT, "issuer": "https://other.example.org"}, "oidc.issuer_mismatch"),
-        ({**DOCUMENT, "token_endpoint": None}, "oidc.missing_endpoint"),
-        ({**DOCUMENT, "userinfo_endpoint": "/userinfo"}, "oidc.missing_endpoint"),
+        ([], f"The OIDC discovery document of {ISSUER} is not a JSON object: check "
+             "UnilimAuthenticator.oidc_issuer."),
+        ({**DOCUMENT, "issuer": "https://other.example.org"},
+         f"The OIDC discovery document of {ISSUER} announces the issuer "
+         "'https://other.example.org': set UnilimAuthenticator.oidc_issuer to exactly the "
+         "announced issuer."),
+        ({key: value for key, value in DOCUMENT.items() if key != "issuer"},
+         f"The OIDC discovery document of {ISSUER} announces the issuer '': set "
+         "UnilimAuthenticator.oidc_issuer to exactly the announced issuer."),
+        ({**DOCUMENT, "token_endpoint": None},
+         f"The OIDC discovery document of {ISSUER} has no usable token_endpoint: set the URL "
+         "in the UnilimAuthenticator configuration."),
+        ({**DOCUMENT, "userinfo_endpoint": "/userinfo"},
+         f"The OIDC discovery document of {ISSUER} has no usable userinfo_endpoint: set the "
+         "URL in the UnilimAuthenticator configuration."),
     ],
-)
-def test_wrong_discovery_document_is_explained(document, code):
+)  # fmt: skip
+def test_wrong_discovery_document_is_explained(document, message):
     refusal = endpoints_of(document, ISSUER, "unilim-hub")
-    assert isinstance(refusal, Refusal) and refusal.code == code
+    assert isinstance(refusal, Refusal)
+    assert translate(refusal.code, "en", **refusal.params) == message
+
+
+@pytest.mark.parametrize(
+    ("configured", "announced"),
+    [(ISSUER, ISSUER + "/"), (ISSUER + "/", ISSUER), (ISSUER + "X", ISSUER + "X/")],
+)
+def test_issuer_with_or_without_a_trailing_slash_is_the_same_issuer(configured, announced):
+    document = {
+        key: value.replace(ISSUER, announced.rstrip("/")) for key, value in DOCUMENT.items()
+    }
+    endpoints = endpoints_of({**document, "issuer": announced}, configured, "unilim-hub")
+    assert isinstance(endpoints, Endpoints)
+    assert discovery_url(configured) == f"{announced.rstrip('/')}/.well-known/openid-configuration"
 
 
 # --- Configuration ----------------------------------------------------------------
@@ -286,6 +319,85 @@ def test_claim_rules_come_from_the_authenticator_settings():
 )  # fmt: skip
 def test_wrong_claim_settings_are_named(authenticator, key, code):
     assert problems_of({"UnilimAuthenticator": authenticator}) == {key: code}
+
+
+def messages_of(config: dict) -> dict[str, str]:
+    """Each problem of ``config`` as the admin reads it in English, by key."""
+    _, problems = configuration.check(Config(config))
+    return {problem.key: translate(problem.code, "en", **problem.params) for problem in problems}
+
+
+@pytest.mark.parametrize(
+    ("authenticator", "key", "message"),
+    [
+        ({"groups_claim": ["groups"]}, "UnilimAuthenticator.groups_claim",
+         "['groups'] should be a text."),
+        ({"affiliation_map": ["employee"]}, "UnilimAuthenticator.affiliation_map",
+         "['employee'] should be a mapping of keys to values (YAML 'key: value' lines)."),
+        ({"affiliation_map": {"employee": "staf"}},
+         "UnilimAuthenticator.affiliation_map['employee']",
+         "'staf' is not an affiliation group: expected one of faculty, staff, student "
+         "(UnilimSite.affiliation_groups)."),
+        ({"allowed_groups": "student"}, "UnilimAuthenticator.allowed_groups",
+         "'student' should be a list (YAML '- item' lines)."),
+        ({"teacher_scopes": ["custom:courses:manage!group={group}"]},
+         "UnilimAuthenticator.teacher_scopes[0]",
+         "'custom:courses:manage!group={group}' is not a valid scope template: write a scope "
+         "such as custom:courses:manage!group={course_group}, where only {course} and "
+         "{course_group} are replaced."),
+    ],
+)  # fmt: skip
+def test_wrong_claim_setting_is_explained_with_the_value_typed(authenticator, key, message):
+    assert messages_of({"UnilimAuthenticator": authenticator}) == {key: message}
+
+
+def test_claim_settings_left_out_are_the_documented_defaults():
+    check = Checker()
+    assert parse_claim_rules(check, {}, NAMING) == ClaimRules()
+    assert check.problems == []
+
+
+def test_configured_affiliation_claim_is_the_one_read():
+    loaded, problems = configuration.check(
+        Config({"UnilimAuthenticator": {"affiliation_claim": "eduPersonAffiliation"}})
+    )
+    assert problems == ()
+    claims = {"eduPersonAffiliation": ["staff"], "affiliation": ["student"]}
+    assert membership(claims, loaded.claims, loaded.groups).groups == {"staff"}
+
+
+def test_number_among_allowed_groups_is_reported_instead_of_stopping_the_check():
+    assert problems_of({"UnilimAuthenticator": {"allowed_groups": ["student", 42]}}) == {
+        "UnilimAuthenticator.allowed_groups[42]": "group.never_matches"
+    }
+
+
+def test_every_scope_template_naming_more_than_the_course_is_reported():
+    scopes = [
+        "custom:courses:manage!group={course.code}",  # used to stop the hub with a traceback
+        "read:users!group={course_group}",
+        "custom:grades:{course[0]}",
+        "custom:grades:{course!r}",
+        "custom:grades:{course:>9}",
+        "custom:grades:{}",
+        "custom:grades:{course",
+        42,
+    ]
+    problems = problems_of({"UnilimAuthenticator": {"teacher_scopes": scopes}})
+    assert problems == {
+        f"UnilimAuthenticator.teacher_scopes[{index}]": "scope.invalid_template"
+        for index in (0, 2, 3, 4, 5, 6, 7)
+    }
+
+
+def test_scope_templates_with_only_the_course_fields_are_kept():
+    scopes = ["read:users!group={course_group}", "custom:courses:manage!group={course_group}",
+              "list:users!group=course-{course}"]  # fmt: skip
+    loaded, problems = configuration.check(
+        Config({"UnilimAuthenticator": {"teacher_scopes": scopes}})
+    )
+    assert problems == ()
+    assert loaded.claims.teacher_scopes == tuple(scopes)
 
 
 def test_declared_custom_scope_is_accepted():
@@ -419,6 +531,15 @@ def test_endpoint_on_a_host_the_configuration_names_is_accepted():
     assert endpoints.token_url == "https://oauth2.example.com/token"
 
 
+def test_loopback_test_idp_over_http_may_name_https_endpoints_on_loopback():
+    issuer = "http://127.0.0.1:18080/realms/unilim"
+    document = {key: value.replace(ISSUER, issuer) for key, value in DOCUMENT.items()}
+    document["token_endpoint"] = "https://[::1]:18443/realms/unilim/token"
+    endpoints = endpoints_of(document, issuer, "c")
+    assert isinstance(endpoints, Endpoints)
+    assert endpoints.token_url == "https://[::1]:18443/realms/unilim/token"
+
+
 def test_loopback_test_idp_over_http_is_accepted_and_only_on_loopback():
     issuer = "http://127.0.0.1:18080/realms/unilim"
     document = {key: value.replace(ISSUER, issuer) for key, value in DOCUMENT.items()}
@@ -441,6 +562,11 @@ def test_loopback_test_idp_over_http_is_accepted_and_only_on_loopback():
 )
 def test_only_https_or_a_loopback_issuer_is_accepted(issuer, insecure):
     assert (issuer_problem(issuer) is not None) is insecure
+    if insecure:
+        refusal = issuer_problem(issuer)
+        assert translate(refusal.code, "en", **refusal.params).startswith(
+            f"The OIDC issuer '{issuer}' is not https:"
+        )
 
 
 @pytest.mark.parametrize(

@@ -185,3 +185,23 @@ def test_a_wrong_date_is_told_with_the_value():
         "date.invalid",
         {"value": "01/09/2026"},
     )
+
+
+def test_a_misspelt_quota_key_does_not_hide_the_keys_after_it():
+    parsed = parse_group_properties(
+        {"quota.srvers": "1", "quota.servers": "5", "quota.cpus": "2", "quota.cpu": "2"}
+    )
+    assert parsed.quota == {"servers": 5, "cpu": 2000}
+    assert [problem.key for problem in parsed.problems] == ["quota.srvers", "quota.cpus"]
+
+
+def test_a_profile_whose_name_holds_a_dot_gets_its_course_settings():
+    parsed = parse_group_properties(
+        {
+            "course.profiles": "python.gpu",
+            "course.python.gpu.tag": "2026-01",
+            "course.python.gpu.size": "large",
+        }
+    )
+    assert parsed.course_profiles == (CourseAssignment("python.gpu", tag="2026-01", size="large"),)
+    assert parsed.problems == ()

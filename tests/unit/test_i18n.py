@@ -7,8 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from unilim_hub.i18n import catalog, negotiate, terminal_language
+from unilim_hub.i18n import (
+    catalog,
+    describe,
+    human_memory,
+    negotiate,
+    size_label,
+    terminal_language,
+    translate,
+)
+from unilim_hub.policy.models import Size, Text
+from unilim_hub.policy.problems import Problem
 from unilim_hub.policy.properties import COURSE_PROFILES
+
+GiB = 1024**3
 
 
 def placeholders(text: str) -> set[str]:
@@ -120,3 +132,55 @@ def test_language_of_the_terminal_from_the_first_locale_variable(monkeypatch, va
         monkeypatch.setenv(name, value)
     assert terminal_language() == language
     assert terminal_language("xx") == (language if language == "fr" else "xx")
+
+
+def test_a_language_without_a_catalog_gets_english():
+    assert translate("value.not_text", "de", value="3") == "3 should be a text."
+    assert translate("value.not_text", "fr", value="3") == catalog("fr")["value.not_text"].format(
+        value="3"
+    )
+
+
+def test_a_problem_with_a_close_name_suggests_it_after_the_message():
+    problem = Problem(
+        "UnilimSpawner.rooms[0].nme",
+        "key.unknown",
+        {"expected": "name, zone", "suggestion": "name"},
+    )
+    assert describe(problem, "en") == (
+        "UnilimSpawner.rooms[0].nme: Unknown key. Accepted keys: name, zone. Did you mean 'name'?"
+    )
+    assert describe(problem, "fr") == (
+        "UnilimSpawner.rooms[0].nme: Clé inconnue. Clés acceptées : name, zone. "
+        "Vouliez-vous dire « name » ?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "language", "label"),
+    [
+        (Size("m", Text("Moyen", "Medium"), 1000, 2000, 2 * GiB, 4 * GiB), "en",
+         "Medium — 2 CPU · 4 GB RAM"),
+        (Size("m", Text("Moyen", "Medium"), 1000, 2000, 2 * GiB, 4 * GiB), "fr",
+         "Moyen — 2 CPU · 4 Go de RAM"),
+        (Size("g", Text("GPU", "GPU"), 500, 500, GiB, 512 * 1024**2, gpu=1), "en",
+         "GPU — 0.5 CPU · 512 MB RAM · 1 GPU"),
+        (Size("g", Text("GPU", "GPU"), 500, 1500, GiB, 1536 * 1024**2, gpu=2), "fr",
+         "GPU — 1.5 CPU · 1.5 Go de RAM · 2 GPU"),
+    ],
+)  # fmt: skip
+def test_a_size_in_the_picker_says_its_cpu_memory_and_gpu_in_the_users_words(size, language, label):
+    assert size_label(size, language) == label
+
+
+@pytest.mark.parametrize(
+    ("amount", "language", "shown"),
+    [
+        (4 * GiB, "de", "4 GB"),
+        (64 * 1024, "fr", "64 Ko"),
+        (1000, "fr", "1000"),
+        (1000, "en", "1000"),
+    ],
+)
+def test_memory_without_a_unit_or_in_another_language_is_still_readable(amount, language, shown):
+    assert human_memory(amount, language) == shown

@@ -18,6 +18,7 @@ from unilim_hub.policy.quantities import (
     parse_memory,
     parse_name,
     parse_names,
+    parse_priority,
 )
 
 GiB = 1024**3
@@ -171,6 +172,11 @@ def test_parsers_return_a_value_of_their_kind_or_raise_invalid_value(junk):
         (parse_count, "lots", "count.invalid", "lots"),
         (parse_memory, [4], "value.type", "[4]"),
         (parse_cpu, True, "value.type", "True"),
+        (parse_memory, " 2000000T ", "memory.invalid", "2000000T"),  # above the largest
+        (parse_memory, "9" * 400, "memory.invalid", "9" * 400),
+        (parse_cpu, "2000000", "cpu.invalid", "2000000"),
+        (parse_priority, "-high", "count.invalid", "-high"),
+        (parse_priority, " 1.5 ", "count.invalid", "1.5"),
     ],
 )
 def test_a_wrong_value_is_told_with_what_was_typed(parser, typed, code, shown):

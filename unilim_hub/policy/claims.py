@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from string import Formatter
 
 from .group_names import group_name
 from .models import ClaimRules, GroupNaming
@@ -29,6 +30,8 @@ from .untrusted import shown
 _USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?\Z")
 # JupyterHub's rule for role names.
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]\Z")
+# What a teacher scope template may name: the course code and the course group's name.
+_SCOPE_FIELDS = frozenset({"course", "course_group"})
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def _affiliation_group(value: object, rules: ClaimRules, naming: GroupNaming) ->
     """``"student"`` or the scoped ``"student@unilim.fr"`` -> the affiliation's group, if any."""
     if not isinstance(value, str):
         return None
-    affiliation = value.strip().split("@", 1)[0].lower()
+    affiliation = value.strip().partition("@")[0].lower()
     group = rules.affiliation_map.get(affiliation, affiliation)
     return group if group in naming.affiliations else None
 
@@ -208,12 +211,24 @@ def _teacher_scopes(check: Checker, raw: Raw, default: tuple[str, ...]) -> tuple
     key = f"{AUTHENTICATOR}.teacher_scopes"
     scopes = []
     for item_key, scope in check.items(key, raw.get(key, list(default))):
-        try:
-            if not isinstance(scope, str):
-                raise TypeError(scope)
-            scope.format(course="c", course_group="g")
-        except (KeyError, IndexError, ValueError, TypeError):
+        if isinstance(scope, str) and _is_scope_template(scope):
+            scopes.append(scope)
+        else:
             check.add(item_key, "scope.invalid_template", value=repr(scope))
-            continue
-        scopes.append(scope)
     return tuple(scopes)
+
+
+def _is_scope_template(scope: str) -> bool:
+    """Whether the only replacement fields of ``scope`` are ``{course}`` and ``{course_group}``.
+
+    Checked on the template's fields rather than by trying it out, so that a field such as
+    ``{course.code}`` or ``{course[0]}`` is refused at start-up instead of failing a login.
+    """
+    try:
+        parts = list(Formatter().parse(scope))
+    except ValueError:  # an unmatched brace
+        return False
+    return all(
+        name is None or (name in _SCOPE_FIELDS and not spec and conversion is None)
+        for _, name, spec, conversion in parts
+    )

@@ -86,11 +86,9 @@ def endpoints_of(
     """The endpoints of ``issuer``'s discovery document, or what is wrong with it."""
     if not isinstance(document, Mapping):
         return Refusal("oidc.not_a_document", {"issuer": issuer})
-    if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
-        return Refusal(
-            "oidc.issuer_mismatch",
-            {"issuer": issuer, "announced": str(document.get("issuer", ""))},
-        )
+    announced = str(document.get("issuer", ""))
+    if announced.rstrip("/") != issuer.rstrip("/"):
+        return Refusal("oidc.issuer_mismatch", {"issuer": issuer, "announced": announced})
     urls: dict[str, str] = {}
     for name in (
         "authorization_endpoint",
