@@ -16,7 +16,7 @@ from .models import LANGUAGES, GroupNaming, S3Mode, S3Settings, Settings, Storag
 from .problems import AUTHENTICATOR, SITE, SPAWNER, Checker, Problem, Raw
 from .quantities import parse_memory
 from .quotas import parse_quotas
-from .rooms import parse_rooms
+from .rooms import parse_degraded_limit, parse_rooms
 from .storage import BUCKET_NAME
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?\Z")
@@ -32,6 +32,9 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         quotas=parse_quotas(check, groups, raw.get(f"{SPAWNER}.group_quotas", {})),
         rooms=parse_rooms(check, raw.get(f"{SPAWNER}.rooms", [])),
         storage=_storage(check, raw),
+        degraded_server_limit=parse_degraded_limit(
+            check, raw.get(f"{SPAWNER}.degraded_server_limit")
+        ),
         default_language=_language(
             check, raw.get(f"{SITE}.default_language", Settings.default_language)
         ),
