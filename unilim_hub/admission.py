@@ -27,11 +27,12 @@ from typing import Any
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from . import compat, metrics
+from . import compat, metrics, rooms
 from .cluster import (
     CHARGED_GROUP,
     RESERVATION,
     ClusterView,
+    NodeState,
     charged_label,
     current_view,
     shared_view,
@@ -50,7 +51,8 @@ from .policy.admission import (
     one_server,
     room_left,
 )
-from .policy.models import LANGUAGES
+from .policy.models import LANGUAGES, Room
+from .policy.placement import NotPlaced, Placed, place
 from .policy.profiles import Choice, Chosen
 from .policy.properties import GroupProperties
 from .policy.quantities import format_cpu, format_memory
@@ -65,6 +67,16 @@ class Reservation:
     request: Usage
     token: str  # written on the pod, so a retried creation can recognise its own pod
     counted: bool  # its pod is not in the live view: the reservation counts instead
+    placed: Placed | None = None  # the rooms it may go to, when rooms are configured
+
+
+@dataclass(frozen=True)
+class RoomRequest:
+    """What placement needs besides the live view (see policy.placement.place)."""
+
+    rooms: tuple[Room, ...]
+    home: str | None = None
+    degraded_limit: int | None = None
 
 
 class Ledger:
@@ -75,6 +87,7 @@ class Ledger:
         self.reservations: dict[str, Reservation] = {}
         self.pending: dict[str | None, Usage] = {}  # counted reservations, by group
         self.pending_total = Usage()
+        self.pending_rooms: dict[str, int] = {}  # counted reservations, by chosen room
         view.listeners.append(self._pod_changed)
 
     def usage(self, group: str | None) -> Usage:
@@ -82,10 +95,26 @@ class Ledger:
         return self.view.index.group_usage(group) + self.pending.get(group, Usage())
 
     def reserve(
-        self, key: str, charged: Charge, request: Usage, capacity: bool = True
-    ) -> tuple[Admitted | NoRoom, Reservation | None]:
-        """Admit and reserve, or refuse; synchronous, so no other start interleaves."""
+        self,
+        key: str,
+        charged: Charge,
+        request: Usage,
+        capacity: bool = True,
+        rooms: RoomRequest | None = None,
+    ) -> tuple[Admitted | NoRoom | NotPlaced, Reservation | None]:
+        """Admit, place and reserve, or refuse; synchronous, so no other start interleaves."""
         nodes = self.view.free_nodes() if capacity else None
+        placed: Placed | None = None
+        views = self.view.rooms(rooms.rooms, self.pending_rooms) if rooms else None
+        if rooms and views is not None:
+            outcome = place(views, request, rooms.home, rooms.degraded_limit, capacity)
+            if isinstance(outcome, NotPlaced):
+                return outcome, None
+            placed = outcome
+            if nodes is not None:  # only the nodes of the rooms it may go to
+                nodes = (
+                    node for view in views if view.room in placed.allowed for node in view.nodes
+                )
         unplaced = self.view.unscheduled() + self.pending_total
         usage = self.usage(charged.group) - self._replaced(key, charged.group)
         decision = admit(charged, usage, request, nodes, unplaced)
@@ -93,7 +122,8 @@ class Ledger:
             return decision, None
         self.release(key)  # a new start of the same server replaces its reservation
         live = self.view.index.live(key)
-        reservation = Reservation(key, charged.group, request, secrets.token_hex(8), not live)
+        token = secrets.token_hex(8)
+        reservation = Reservation(key, charged.group, request, token, not live, placed)
         self.reservations[key] = reservation
         if reservation.counted:
             self._count(reservation, +1)
@@ -133,6 +163,11 @@ class Ledger:
         if self.pending[reservation.group] == Usage():
             del self.pending[reservation.group]
         self.pending_total = self.pending_total + change
+        if reservation.placed is not None:
+            room = reservation.placed.room.name
+            self.pending_rooms[room] = self.pending_rooms.get(room, 0) + sign
+            if not self.pending_rooms[room]:
+                del self.pending_rooms[room]
 
 
 _ledgers: dict[int, Ledger] = {}
@@ -290,6 +325,10 @@ _REFUSAL_MESSAGES = {
     "quota.cpu": "spawn.quota_cpu",
     "quota.memory": "spawn.quota_memory",
     "capacity": "spawn.cluster_full",
+    "rooms.full": "spawn.cluster_full",
+    "rooms.closed": "spawn.rooms_closed",
+    "rooms.home_closed": "spawn.home_room_closed",
+    "rooms.degraded": "spawn.rooms_degraded",
 }
 
 
@@ -305,11 +344,18 @@ async def reserve(
     request = one_server(decision.size.cpu_guarantee, decision.size.mem_guarantee)
     ledger = await _ledger(spawner)
     key = f"{spawner.namespace}/{spawner.pod_name}"
-    outcome, reservation = ledger.reserve(key, charged, request, spawner.capacity_check)
+    room_request = None
+    if settings.rooms:
+        home = await rooms.home_room(spawner, settings.rooms, ledger.view)
+        room_request = RoomRequest(settings.rooms, home, settings.degraded_server_limit)
+    outcome, reservation = ledger.reserve(
+        key, charged, request, spawner.capacity_check, room_request
+    )
     _record(charged, ledger.usage(charged.group))
     if reservation is None:
-        assert isinstance(outcome, NoRoom)
+        assert not isinstance(outcome, Admitted)
         raise _refusal(spawner, outcome, request)
+    rooms.record(reservation.placed, ledger.view, settings.rooms, ledger.pending_rooms)
     return reservation
 
 
@@ -343,6 +389,17 @@ def _api_unavailable(spawner: Any) -> Exception:
 
 def _scope(spawner: Any) -> str | None:
     return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+
+
+async def lost_node(spawner: Any) -> NodeState | None:
+    """The node of the spawner's running server if it is lost (see rooms.lost_node)."""
+    try:
+        view = await shared_view(spawner, _scope(spawner))
+    except Exception as error:  # the hub keeps what it cannot check
+        spawner.log.warning("Cannot tell whether %s's node is up: %s", spawner.user.name, error)
+        return None
+    pod = view.index.get(f"{spawner.namespace}/{spawner.pod_name}")
+    return rooms.lost_node(view, pod, spawner.lost_node_grace)
 
 
 def room_hint(
@@ -386,19 +443,22 @@ def _refused(spawner: Any, code: str, reason: str, status: int, **params: object
     return spawn_error(code, spawner.language(), reason=reason, status=status, **params)
 
 
-def _refusal(spawner: Any, refused: NoRoom, request: Usage) -> Exception:
+def _refusal(spawner: Any, refused: NoRoom | NotPlaced, request: Usage) -> Exception:
     show: dict[str, Callable[[int], str]] = {"cpu": format_cpu, "memory": format_memory}
     shown = show.get(refused.reason.removeprefix("quota."), str)
+    params: dict[str, object] = {"usage": shown(refused.usage), "limit": shown(refused.limit)}
+    if isinstance(refused, NoRoom):
+        params["group"] = refused.group or ""
+    elif refused.room is not None:
+        params["room"] = refused.room.display_name.get(spawner.language())
     return _refused(
         spawner,
         _REFUSAL_MESSAGES[refused.reason],
         refused.reason,
         429,
-        group=refused.group or "",
-        usage=shown(refused.usage),
-        limit=shown(refused.limit),
         cpu=format_cpu(request.cpu),
         memory=format_memory(request.memory),
+        **params,
     )
 
 
@@ -425,9 +485,12 @@ def release(spawner: Any) -> None:
         ledger.release(reservation.key, reservation.token)
 
 
-def mark(pod: Any, reservation: Reservation | None) -> Any:
-    """Label the pod with its charged group, so usage can be rebuilt from the cluster."""
+def mark(pod: Any, reservation: Reservation | None, spread_key: str | None) -> Any:
+    """Label the pod with its charged group, so usage can be rebuilt from the cluster,
+    and send it to its rooms (see :func:`unilim_hub.rooms.send_to`)."""
     if reservation is not None:
+        if reservation.placed is not None:
+            rooms.send_to(pod, reservation.placed, spread_key)
         if reservation.group:
             pod.metadata.labels = {
                 **(pod.metadata.labels or {}),

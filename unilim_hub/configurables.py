@@ -181,6 +181,21 @@ class SpawnerTraits(SettingsSection):
         """,
     )
 
+    lost_node_grace = Float(
+        60.0,
+        min=0,
+        config=True,
+        help="""
+        Seconds a node must have been not Ready (its room down, most often) before the
+        servers on it count as lost: the hub then stops them, says so in its log and
+        metrics, and their users can start again in a room that is up. Kubernetes itself
+        waits 300 s before evicting such pods; a node that comes back within this time
+        keeps its servers.
+
+        .. versionadded:: 0.2
+        """,
+    )
+
     delete_pvc = Bool(
         False,
         config=True,

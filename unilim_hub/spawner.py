@@ -20,7 +20,7 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import admission, configuration
+from . import admission, configuration, rooms
 from .admission import Reservation, Ticket
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
@@ -30,6 +30,7 @@ from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
 from .picker import render_picker
 from .policy.models import Settings
+from .policy.placement import spread_key
 from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
 from .policy.properties import GroupProperties, parse_group_properties
 from .policy.refusal import Refusal
@@ -182,8 +183,12 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 ),
             )
 
+    _lost = False
+
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
+        if status is None and await self._lost_with_its_node():
+            return 1
         if status is not None and waiting_for_response(self):
             # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
             # for it to respond with a 500 "Exception is not set" (an InvalidStateError in
@@ -195,6 +200,21 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             )
             return None
         return status
+
+    async def _lost_with_its_node(self) -> bool:
+        """Whether the server's node is down (its room lost): then it is stopped, and its
+        user can start again at once, in a room that is up."""
+        if not self.settings.rooms or self._starting_now():
+            return False
+        node = await admission.lost_node(self)
+        if node is None:
+            return False
+        self._lost = True
+        rooms.report_lost(self, node, self.settings.rooms)
+        return True
+
+    def _starting_now(self) -> bool:
+        return self._starting is not None and not self._starting.done()
 
     def _start_request(self) -> object:
         """The options to check: ``user_options``, or the REST body when it is not an object.
@@ -265,6 +285,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             admission.release(self)
 
     async def stop(self, now: bool = False) -> None:
+        # A lost node never confirms a graceful deletion: the pod would stay Terminating.
+        now, self._lost = now or self._lost, False
         try:
             await super().stop(now)
         finally:
@@ -274,7 +296,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def get_pod_manifest(self) -> Any:
         pod = await super().get_pod_manifest()
-        return admission.mark(pod, self._reservation)
+        return admission.mark(pod, self._reservation, spread_key(self.settings.rooms))
 
     async def create_pod(self, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
         """Create the pod through the hub's queue (called by KubeSpawner's start)."""

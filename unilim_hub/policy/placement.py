@@ -71,11 +71,13 @@ def place(
     request: Usage,
     home: str | None = None,
     degraded_limit: int | None = None,
+    fit: bool = True,
 ) -> Placed | NotPlaced:
     """The room for one more server asking ``request``.
 
     ``home`` is the room its home volume is bound to, if any. ``degraded_limit`` caps the
-    servers of the open rooms while another room is not open. The chosen room is the
+    servers of the open rooms while another room is not open. ``fit=False`` takes a room
+    whatever its nodes have free (no capacity check). The chosen room is the
     open one with the fewest servers for its weight, then the most free pod slots, CPU
     and memory, then the first configured: with equal rooms, one server apart at most.
     """
@@ -91,7 +93,7 @@ def place(
         servers = sum(view.servers for view in rooms if view.open)
         if servers + request.servers > degraded_limit:
             return NotPlaced("rooms.degraded", limit=degraded_limit, usage=servers)
-    taking = [view for view in candidates if view.takes(request)]
+    taking = [view for view in candidates if not fit or view.takes(request)]
     if not taking:
         return NotPlaced("rooms.full")
     order = {view.room.name: n for n, view in enumerate(rooms)}
