@@ -282,6 +282,8 @@ class ClusterView:
         self.pods: IndexedPodReflector | None = None
         self.node_watch = nodes
         self.listeners: list[Listener] = []
+        self._rooms_of: dict[str, tuple[NodeState, tuple[Room, ...], Room | None]] = {}
+        self._free_of: dict[str, tuple[NodeState, Usage | None, Node]] = {}
 
     def changed(self, key: str, live: bool) -> None:
         for listener in self.listeners:
@@ -306,12 +308,16 @@ class ClusterView:
         """What each healthy node has left; ``None`` until the nodes are known."""
         if not self.node_watch.loaded:
             return None
-        by_node = self.index.by_node
-        return (
-            Node(name, state.allocatable - by_node.get(name, Usage()))
-            for name, state in self.node_watch.nodes.items()
-            if state.healthy
-        )
+        return (self._free(state) for state in self.node_watch.nodes.values() if state.healthy)
+
+    def _free(self, state: NodeState) -> Node:
+        """What the node has left, worked out again only when it or its pods change."""
+        used = self.index.by_node.get(state.name)
+        cached = self._free_of.get(state.name)
+        if cached is None or cached[0] is not state or cached[1] is not used:
+            free = Node(state.name, state.allocatable - used if used else state.allocatable)
+            cached = self._free_of[state.name] = (state, used, free)
+        return cached[2]
 
     def unscheduled(self) -> Usage:
         """Pods that wait for a node: promised, not yet placed."""
@@ -330,19 +336,20 @@ class ClusterView:
             for room in rooms
         }
         for name, state in self.node_watch.nodes.items():
-            room = room_of(state.labels, rooms)
+            room = self._room_of(state, rooms)
             if room is None:
                 continue
             servers[room.name] += index.servers_on.get(name, 0)
             if state.healthy:
-                free = state.allocatable - index.by_node.get(name, Usage())
-                nodes[room.name].append(Node(name, free))
+                nodes[room.name].append(self._free(state))
         return [RoomView(room, tuple(nodes[room.name]), servers[room.name]) for room in rooms]
 
-    def lost(self, node: str | None) -> NodeState | None:
-        """The state of ``node`` if it is down (not Ready); None if it is up or unknown."""
-        state = self.node_watch.nodes.get(node) if node else None
-        return state if state is not None and state.down_since is not None else None
+    def _room_of(self, state: NodeState, rooms: tuple[Room, ...]) -> Room | None:
+        """The node's room, worked out again only when the node or the rooms change."""
+        cached = self._rooms_of.get(state.name)
+        if cached is None or cached[0] is not state or cached[1] is not rooms:
+            cached = self._rooms_of[state.name] = (state, rooms, room_of(state.labels, rooms))
+        return cached[2]
 
 
 _views: dict[tuple[str | None, int], ClusterView] = {}

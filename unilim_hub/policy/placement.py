@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .admission import Node, Usage
+from .admission import Node, Usage, total_free
 from .models import Room
 
 
@@ -42,7 +42,7 @@ class RoomView:
         return any(node.free.covers(request) for node in self.nodes)
 
     def free(self) -> Usage:
-        return sum((node.free for node in self.nodes), Usage())
+        return total_free(self.nodes)
 
 
 @dataclass(frozen=True)
