@@ -204,6 +204,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     async def _lost_with_its_node(self) -> bool:
         """Whether the server's node is down (its room lost): then it is stopped, and its
         user can start again at once, in a room that is up."""
+        if self._lost:  # found already (polls go on until the stop is done): once
+            return True
         if not self.settings.rooms or self._starting_now():
             return False
         node = await admission.lost_node(self)
@@ -275,6 +277,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     def start(self) -> asyncio.Future[Any]:
         self._start_began = time.monotonic()
         self._reservation = self._ticket = None
+        self._lost = False
         future: asyncio.Future[Any] = super().start()
         self._starting = future
         future.add_done_callback(self._release_if_failed)
@@ -286,7 +289,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def stop(self, now: bool = False) -> None:
         # A lost node never confirms a graceful deletion: the pod would stay Terminating.
-        now, self._lost = now or self._lost, False
+        now = now or self._lost
         try:
             await super().stop(now)
         finally:
