@@ -21,7 +21,7 @@ from traitlets import Any as AnyTrait
 from traitlets import default
 
 from . import admission, configuration, rooms
-from .admission import Reservation, Ticket
+from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
@@ -29,6 +29,7 @@ from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
 from .picker import render_picker
+from .podqueue import Ticket, queue_progress
 from .policy.models import Settings
 from .policy.placement import spread_key
 from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
@@ -310,7 +311,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             self._creating_pod = False
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
-        async for event in admission.queue_progress(self):
+        async for event in queue_progress(self):
             yield event
         async for event in super().progress():
             yield event
