@@ -172,9 +172,6 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         properties = self.group_properties() if properties is None else properties
         return offer(groups, properties, self.settings, today, last)
 
-    def visible_choices(self) -> tuple[Choice, ...]:
-        return self.offer().choices
-
     def _log_cause(self, refused: Refusal) -> None:
         if refused.limit is not None:
             # For the admins, in the site's language: which property of which group.
