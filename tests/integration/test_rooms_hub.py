@@ -58,9 +58,11 @@ def rooms_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
     finally:
         for room in kwok.ROOMS:
             kwok.room_up(room)
-        if hub.process is not None and hub.process.poll() is None:
-            stop_all(hub)
-        hub.stop()
+        try:
+            if hub.process is not None and hub.process.poll() is None:
+                stop_all(hub)
+        finally:  # a server that would not stop must not leave the hub running
+            hub.stop()
         forget_light_servers()
 
 
