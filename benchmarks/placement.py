@@ -8,9 +8,7 @@ free) and then compares the rooms, so it grows with the nodes, not with the serv
 
 from __future__ import annotations
 
-import timeit
-
-from benchmarks.admission import Pods, pod
+from benchmarks.admission import Pods, best_of, pod
 from unilim_hub.admission import Ledger, RoomRequest
 from unilim_hub.cluster import ROOM, ClusterView, NodeState, NodeWatch
 from unilim_hub.policy.admission import Charge, Usage, one_server
@@ -52,9 +50,7 @@ def main() -> None:
             ledger.reserve("jupyterhub/jupyter-new", charged, request, rooms=rooms)
             ledger.release("jupyterhub/jupyter-new")
 
-        runs = 200
-        best = min(timeit.repeat(decide, number=runs, repeat=30)) / runs
-        print(f"{nodes:>5} | {best * 1e6:.1f}")
+        print(f"{nodes:>5} | {best_of(decide, 200, 30):.1f}")
 
 
 if __name__ == "__main__":

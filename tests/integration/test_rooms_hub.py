@@ -89,6 +89,16 @@ def start_all(hub: Hub, names: list[str]) -> list[str]:
     return [outcome(hub, name, 150) for name in names]
 
 
+async def start_class(hub: Hub, core_v1: client.CoreV1Api, prefix: str, size: int) -> set[str]:
+    """``size`` new students start at once; all become ready. The rooms they landed in."""
+    names = [f"{prefix}{n:02}" for n in range(size)]
+    add_users(hub, names, "student")
+    outcomes = await asyncio.to_thread(start_all, hub, names)
+    assert outcomes.count("ready") == size, Counter(outcomes)
+    rooms = await rooms_of(core_v1)
+    return {rooms[name] for name in names}
+
+
 def metric(hub: Hub, name: str, room: str) -> float:
     headers = {"Authorization": f"token {hub.token}"}
     text = requests.get(f"{hub.url}/hub/metrics", headers=headers, timeout=30).text
@@ -127,12 +137,8 @@ async def test_with_salle_b_down_its_servers_are_lost_and_new_starts_go_to_salle
     in_a = sorted(name for name, room in before.items() if room == "salle-a")
     kwok.room_down("salle-b")
     began = time.monotonic()
+    assert await start_class(rooms_hub, core_v1, "failover", 50) == {"salle-a"}
     names = [f"failover{n:02}" for n in range(50)]
-    add_users(rooms_hub, names, "student")
-    outcomes = await asyncio.to_thread(start_all, rooms_hub, names)
-    assert outcomes.count("ready") == 50, Counter(outcomes)
-    rooms = await rooms_of(core_v1)
-    assert {rooms[name] for name in names} == {"salle-a"}
     # salle-b's servers are stopped by the hub (poll), their users told nothing is running.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and set(in_b) & set(active_users(rooms_hub)):
@@ -157,13 +163,8 @@ async def test_with_salle_b_down_its_servers_are_lost_and_new_starts_go_to_salle
 async def test_when_salle_b_is_back_new_starts_rebalance(rooms_hub: Hub, core_v1: client.CoreV1Api):
     kwok.room_up("salle-b")
     await asyncio.sleep(2)  # the hub's node watch sees it
-    names = [f"back{n:02}" for n in range(20)]
-    add_users(rooms_hub, names, "student")
-    outcomes = await asyncio.to_thread(start_all, rooms_hub, names)
-    assert outcomes.count("ready") == 20, Counter(outcomes)
-    rooms = await rooms_of(core_v1)
     # salle-a holds about 150 servers, salle-b none: all of them go to salle-b.
-    assert {rooms[name] for name in names} == {"salle-b"}
+    assert await start_class(rooms_hub, core_v1, "back", 20) == {"salle-b"}
 
 
 async def test_a_hub_restarted_during_a_room_loss_keeps_the_others_and_reports_the_lost(
