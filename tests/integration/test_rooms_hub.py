@@ -177,7 +177,9 @@ async def test_a_hub_restarted_during_a_room_loss_keeps_the_others_and_reports_t
     await asyncio.to_thread(rooms_hub.stop)
     kwok.room_down("salle-b")
     await asyncio.sleep(3)  # longer than lost_node_grace
-    await asyncio.to_thread(rooms_hub.start, EXTRA_CONFIG)
+    # With a room down, the open room takes one server more than it has kept.
+    degraded = f"c.UnilimSpawner.degraded_server_limit = {len(kept) + 1}\n"
+    await asyncio.to_thread(rooms_hub.start, EXTRA_CONFIG + degraded)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and set(lost) & set(active_users(rooms_hub)):
         await asyncio.sleep(1)
@@ -188,6 +190,12 @@ async def test_a_hub_restarted_during_a_room_loss_keeps_the_others_and_reports_t
     again = lost[0]
     assert (await asyncio.to_thread(start_all, rooms_hub, [again])) == ["ready"]
     assert (await rooms_of(core_v1))[again] == "salle-a"
+    refused = rooms_hub.api("POST", f"/users/{lost[1]}/server", json={"profile": "python"})
+    assert refused.status_code == 429, refused.text
+    assert (
+        f"a server room is down, and the rooms still running already hold {len(kept) + 1} "
+        f"of the {len(kept) + 1} servers they can take"
+    ) in refused.json()["message"]
     kwok.room_up("salle-b")
 
 
