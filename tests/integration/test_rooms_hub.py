@@ -177,29 +177,31 @@ async def test_a_hub_restarted_during_a_room_loss_keeps_the_others_and_reports_t
     lost = sorted(name for name, room in before.items() if room == "salle-b")
     kept = sorted(name for name, room in before.items() if room == "salle-a")
     assert lost and kept
-    await asyncio.to_thread(rooms_hub.stop)
-    kwok.room_down("salle-b")
-    await asyncio.sleep(3)  # longer than lost_node_grace
-    # With a room down, the open room takes one server more than it has kept.
-    degraded = f"c.UnilimSpawner.degraded_server_limit = {len(kept) + 1}\n"
-    await asyncio.to_thread(rooms_hub.start, EXTRA_CONFIG + degraded)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and set(lost) & set(active_users(rooms_hub)):
-        await asyncio.sleep(1)
-    assert set(active_users(rooms_hub)) == set(kept)
-    assert all(rooms_hub.api("GET", f"/users/{n}").json()["servers"][""]["ready"] for n in kept)
-    log = rooms_hub.log_path.read_text()
-    assert all(f"The server of {name} is lost" in log for name in lost)
-    again = lost[0]
-    assert (await asyncio.to_thread(start_all, rooms_hub, [again])) == ["ready"]
-    assert (await rooms_of(core_v1))[again] == "salle-a"
-    refused = rooms_hub.api("POST", f"/users/{lost[1]}/server", json={"profile": "python"})
-    assert refused.status_code == 429, refused.text
-    assert (
-        f"a server room is down, and the rooms still running already hold {len(kept) + 1} "
-        f"of the {len(kept) + 1} servers they can take"
-    ) in refused.json()["message"]
-    kwok.room_up("salle-b")
+    try:
+        await asyncio.to_thread(rooms_hub.stop)
+        kwok.room_down("salle-b")
+        await asyncio.sleep(3)  # longer than lost_node_grace
+        # With a room down, the open room takes one server more than it has kept.
+        degraded = f"c.UnilimSpawner.degraded_server_limit = {len(kept) + 1}\n"
+        await asyncio.to_thread(rooms_hub.start, EXTRA_CONFIG + degraded)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and set(lost) & set(active_users(rooms_hub)):
+            await asyncio.sleep(1)
+        assert set(active_users(rooms_hub)) == set(kept)
+        assert all(rooms_hub.api("GET", f"/users/{n}").json()["servers"][""]["ready"] for n in kept)
+        log = rooms_hub.log_path.read_text()
+        assert all(f"The server of {name} is lost" in log for name in lost)
+        again = lost[0]
+        assert (await asyncio.to_thread(start_all, rooms_hub, [again])) == ["ready"]
+        assert (await rooms_of(core_v1))[again] == "salle-a"
+        refused = rooms_hub.api("POST", f"/users/{lost[1]}/server", json={"profile": "python"})
+        assert refused.status_code == 429, refused.text
+        assert (
+            f"a server room is down, and the rooms still running already hold {len(kept) + 1} "
+            f"of the {len(kept) + 1} servers they can take"
+        ) in refused.json()["message"]
+    finally:
+        kwok.room_up("salle-b")
 
 
 def bind_home(name: str, room: str) -> None:
