@@ -213,6 +213,10 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             return False
         self._lost = True
         rooms.report_lost(self, node, self.settings.rooms)
+        # JupyterHub does not stop a server whose poll says it ended, so delete the pod now
+        # (as KubeSpawner does for a pod that stopped), and at once: a lost node never
+        # confirms a graceful deletion, the pod would stay Terminating.
+        await self.stop(now=True)
         return True
 
     def _starting_now(self) -> bool:
@@ -288,8 +292,6 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             admission.release(self)
 
     async def stop(self, now: bool = False) -> None:
-        # A lost node never confirms a graceful deletion: the pod would stay Terminating.
-        now = now or self._lost
         try:
             await super().stop(now)
         finally:
