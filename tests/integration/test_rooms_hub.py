@@ -43,7 +43,13 @@ c.KubeSpawner.volumes = [{"name": "home", "persistentVolumeClaim": home}]
 c.KubeSpawner.volume_mounts = [{"name": "home", "mountPath": "/home/jovyan"}]
 """
 MAINTENANCE_CONFIG = """
-c.UnilimSpawner.rooms[1]["maintenance"] = True
+zone = "topology.kubernetes.io/zone"
+c.UnilimSpawner.rooms = [
+    {"name": "salle-a", "display_name": {"fr": "Salle A", "en": "Room A"},
+     "node_selector": {zone: "salle-a"}},
+    {"name": "salle-b", "display_name": {"fr": "Salle B", "en": "Room B"},
+     "node_selector": {zone: "salle-b"}, "maintenance": True},
+]
 """
 
 
