@@ -341,11 +341,14 @@ def _hub_rbac() -> list[dict[str, object]]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                      "name": "unilim-hub"},
          "subjects": [subject]},
-        # Admission's live view: nodes, and every pod on them (read only).
+        # Admission's live view: nodes, and every pod on them (read only); placement
+        # reads the volume a home claim is bound to (get only).
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": {"name": "unilim-hub-nodes"},
          "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"],
-                    "verbs": ["get", "list", "watch"]}]},
+                    "verbs": ["get", "list", "watch"]},
+                   {"apiGroups": [""], "resources": ["persistentvolumes"],
+                    "verbs": ["get"]}]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
          "metadata": {"name": "unilim-hub-nodes"},
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",

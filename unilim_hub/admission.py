@@ -1,4 +1,4 @@
-"""The admission ledger and the pod-creation queue, shared by every spawner of the hub.
+"""The admission ledger, shared by every spawner of the hub, and the steps of a start.
 
 The ledger makes quotas race-free: the check and the reservation happen in one step of
 the event loop (no ``await`` in between), so 300 starts in the same second see each
@@ -6,32 +6,27 @@ other's reservations. A reservation counts while its pod is not in the live view
 yet created, or not yet seen by the watch); once the pod is seen the pod counts instead,
 so nothing is counted twice, and after a hub restart the pods alone give the usage.
 
-The queue bounds the pod creations in flight toward the API server (a class start would
-otherwise time them all out) and serves the waiting starts first come, first served.
-Transient API failures are retried until the start's deadline.
+Pod creations then go through the hub's queue (:mod:`unilim_hub.podqueue`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import secrets
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from . import compat, metrics
+from . import compat, metrics, rooms
 from .cluster import (
     CHARGED_GROUP,
     RESERVATION,
     ClusterView,
+    NodeState,
     charged_label,
     current_view,
     shared_view,
@@ -40,6 +35,7 @@ from .compat import forgive_in_failure_count
 from .errors import spawn_error
 from .i18n import translate
 from .metrics import REFUSALS
+from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue, transient
 from .policy.admission import (
     Admitted,
     Charge,
@@ -50,7 +46,8 @@ from .policy.admission import (
     one_server,
     room_left,
 )
-from .policy.models import LANGUAGES
+from .policy.models import LANGUAGES, Room
+from .policy.placement import NotPlaced, Placed, place
 from .policy.profiles import Choice, Chosen
 from .policy.properties import GroupProperties
 from .policy.quantities import format_cpu, format_memory
@@ -65,6 +62,16 @@ class Reservation:
     request: Usage
     token: str  # written on the pod, so a retried creation can recognise its own pod
     counted: bool  # its pod is not in the live view: the reservation counts instead
+    placed: Placed | None = None  # the rooms it may go to, when rooms are configured
+
+
+@dataclass(frozen=True)
+class RoomRequest:
+    """What placement needs besides the live view (see policy.placement.place)."""
+
+    rooms: tuple[Room, ...]
+    home: str | None = None
+    degraded_limit: int | None = None
 
 
 class Ledger:
@@ -75,6 +82,7 @@ class Ledger:
         self.reservations: dict[str, Reservation] = {}
         self.pending: dict[str | None, Usage] = {}  # counted reservations, by group
         self.pending_total = Usage()
+        self.pending_rooms: dict[str, int] = {}  # counted reservations, by chosen room
         view.listeners.append(self._pod_changed)
 
     def usage(self, group: str | None) -> Usage:
@@ -82,10 +90,26 @@ class Ledger:
         return self.view.index.group_usage(group) + self.pending.get(group, Usage())
 
     def reserve(
-        self, key: str, charged: Charge, request: Usage, capacity: bool = True
-    ) -> tuple[Admitted | NoRoom, Reservation | None]:
-        """Admit and reserve, or refuse; synchronous, so no other start interleaves."""
+        self,
+        key: str,
+        charged: Charge,
+        request: Usage,
+        capacity: bool = True,
+        rooms: RoomRequest | None = None,
+    ) -> tuple[Admitted | NoRoom | NotPlaced, Reservation | None]:
+        """Admit, place and reserve, or refuse; synchronous, so no other start interleaves."""
         nodes = self.view.free_nodes() if capacity else None
+        placed: Placed | None = None
+        views = self.view.rooms(rooms.rooms, self.pending_rooms) if rooms else None
+        if rooms and views is not None:
+            outcome = place(views, request, rooms.home, rooms.degraded_limit, capacity)
+            if isinstance(outcome, NotPlaced):
+                return outcome, None
+            placed = outcome
+            if nodes is not None:  # only the nodes of the rooms it may go to
+                nodes = (
+                    node for view in views if view.room in placed.allowed for node in view.nodes
+                )
         unplaced = self.view.unscheduled() + self.pending_total
         usage = self.usage(charged.group) - self._replaced(key, charged.group)
         decision = admit(charged, usage, request, nodes, unplaced)
@@ -93,7 +117,8 @@ class Ledger:
             return decision, None
         self.release(key)  # a new start of the same server replaces its reservation
         live = self.view.index.live(key)
-        reservation = Reservation(key, charged.group, request, secrets.token_hex(8), not live)
+        token = secrets.token_hex(8)
+        reservation = Reservation(key, charged.group, request, token, not live, placed)
         self.reservations[key] = reservation
         if reservation.counted:
             self._count(reservation, +1)
@@ -133,6 +158,11 @@ class Ledger:
         if self.pending[reservation.group] == Usage():
             del self.pending[reservation.group]
         self.pending_total = self.pending_total + change
+        if reservation.placed is not None:
+            room = reservation.placed.room.name
+            self.pending_rooms[room] = self.pending_rooms.get(room, 0) + sign
+            if not self.pending_rooms[room]:
+                del self.pending_rooms[room]
 
 
 _ledgers: dict[int, Ledger] = {}
@@ -142,142 +172,6 @@ def shared_ledger(view: ClusterView) -> Ledger:
     if id(view) not in _ledgers:
         _ledgers[id(view)] = Ledger(view)
     return _ledgers[id(view)]
-
-
-class Ticket:
-    """One start's place in the queue."""
-
-    def __init__(self, queue: PodCreationQueue) -> None:
-        self.queue = queue
-        self.waiting = False
-        self.done = False
-
-    def position(self) -> int:
-        """1 for the next one served; 0 when not waiting."""
-        try:
-            return self.queue.waiters.index(self) + 1 if self.waiting else 0
-        except ValueError:
-            return 0
-
-
-class PodCreationQueue:
-    """At most ``concurrency`` pod creations in flight; the others wait in arrival order."""
-
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
-        self.in_flight = 0
-        self.waiters: deque[Ticket] = deque()
-        self.futures: dict[Ticket, asyncio.Future[None]] = {}
-
-    @asynccontextmanager
-    async def slot(self, ticket: Ticket) -> AsyncIterator[None]:
-        if self.in_flight < self.concurrency and not self.waiters:
-            self.in_flight += 1
-        else:
-            await self._wait(ticket)
-        try:
-            yield
-        finally:
-            self._hand_over()
-
-    async def _wait(self, ticket: Ticket) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self.waiters.append(ticket)
-        self.futures[ticket] = future
-        ticket.waiting = True
-        began = time.monotonic()
-        metrics.QUEUE_LENGTH.set(len(self.waiters))
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._hand_over()  # handed a slot while being cancelled: pass it on
-            else:
-                self._forget(ticket)
-            raise
-        finally:
-            ticket.waiting = False
-            self.futures.pop(ticket, None)
-            metrics.QUEUE_WAIT.observe(time.monotonic() - began)
-
-    def _forget(self, ticket: Ticket) -> None:
-        if ticket in self.waiters:
-            self.waiters.remove(ticket)
-        metrics.QUEUE_LENGTH.set(len(self.waiters))
-
-    def _hand_over(self) -> None:
-        """A slot is free: give it to the longest waiting start, or free it."""
-        while self.waiters:
-            future = self.futures.get(self.waiters.popleft())
-            metrics.QUEUE_LENGTH.set(len(self.waiters))
-            if future is not None and not future.done():
-                future.set_result(None)
-                return
-        self.in_flight -= 1
-
-
-_queues: dict[int, PodCreationQueue] = {}
-
-
-def shared_queue(concurrency: int) -> PodCreationQueue:
-    loop = id(asyncio.get_running_loop())
-    queue = _queues.get(loop)
-    if queue is None:
-        queue = _queues[loop] = PodCreationQueue(concurrency)
-    queue.concurrency = concurrency
-    return queue
-
-
-class ApiUnavailable(Exception):
-    """The API server did not take the pod before the start's deadline."""
-
-
-def transient(error: BaseException) -> bool:
-    """A failure worth retrying: the API server overloaded, restarting or unreachable.
-
-    Right after it starts, the API server refuses the hub's requests (401, or 403 "User
-    ... cannot ...") until it has loaded tokens and RBAC: retried too. Other refusals
-    (a pod that violates Pod Security, a ResourceQuota) are the server's own failure.
-    """
-    if isinstance(error, ApiException):
-        status = error.status or 0
-        not_yet_authorized = status == 401 or (status == 403 and " cannot " in str(error.body))
-        return status == 429 or status >= 500 or not_yet_authorized
-    return isinstance(error, aiohttp.ClientError | ConnectionError | TimeoutError | OSError)
-
-
-async def create_until(
-    queue: PodCreationQueue,
-    ticket: Ticket,
-    attempt: Callable[[], Awaitable[bool]],
-    already_created: Callable[[], Awaitable[bool]],
-    deadline: float,
-) -> bool:
-    """Create the pod through the queue, retrying transient failures until ``deadline``
-    (``time.monotonic()``); raises :class:`ApiUnavailable` after it."""
-    delay = 0.5
-    tries = 0
-    while True:
-        async with queue.slot(ticket):
-            try:
-                # After a try that may have reached the API server, the pod may exist.
-                created = bool(tries) and await already_created()
-                created = created or await attempt()
-            except Exception as error:
-                if not transient(error):
-                    raise
-                log.warning("Creating a pod failed (%s), will retry", error)
-                metrics.API_RETRIES.inc()
-                created = False
-        tries += 1
-        if created:
-            ticket.done = True
-            return True
-        if time.monotonic() + delay > deadline:
-            ticket.done = True
-            raise ApiUnavailable()
-        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, 8)
 
 
 # What UnilimSpawner calls: one function per step of a start.
@@ -290,6 +184,10 @@ _REFUSAL_MESSAGES = {
     "quota.cpu": "spawn.quota_cpu",
     "quota.memory": "spawn.quota_memory",
     "capacity": "spawn.cluster_full",
+    "rooms.full": "spawn.cluster_full",
+    "rooms.closed": "spawn.rooms_closed",
+    "rooms.home_closed": "spawn.home_room_closed",
+    "rooms.degraded": "spawn.rooms_degraded",
 }
 
 
@@ -305,11 +203,18 @@ async def reserve(
     request = one_server(decision.size.cpu_guarantee, decision.size.mem_guarantee)
     ledger = await _ledger(spawner)
     key = f"{spawner.namespace}/{spawner.pod_name}"
-    outcome, reservation = ledger.reserve(key, charged, request, spawner.capacity_check)
+    room_request = None
+    if settings.rooms:
+        home = await rooms.home_room(spawner, settings.rooms, ledger.view)
+        room_request = RoomRequest(settings.rooms, home, settings.degraded_server_limit)
+    outcome, reservation = ledger.reserve(
+        key, charged, request, spawner.capacity_check, room_request
+    )
     _record(charged, ledger.usage(charged.group))
     if reservation is None:
-        assert isinstance(outcome, NoRoom)
+        assert not isinstance(outcome, Admitted)
         raise _refusal(spawner, outcome, request)
+    rooms.record(reservation.placed, ledger.view, settings.rooms, ledger.pending_rooms)
     return reservation
 
 
@@ -343,6 +248,17 @@ def _api_unavailable(spawner: Any) -> Exception:
 
 def _scope(spawner: Any) -> str | None:
     return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+
+
+async def lost_node(spawner: Any) -> NodeState | None:
+    """The node of the spawner's running server if it is lost (see rooms.lost_node)."""
+    try:
+        view = await shared_view(spawner, _scope(spawner))
+    except Exception as error:  # the hub keeps what it cannot check
+        spawner.log.warning("Cannot tell whether %s's node is up: %s", spawner.user.name, error)
+        return None
+    pod = view.index.get(f"{spawner.namespace}/{spawner.pod_name}")
+    return rooms.lost_node(view, pod, spawner.lost_node_grace)
 
 
 def room_hint(
@@ -386,19 +302,22 @@ def _refused(spawner: Any, code: str, reason: str, status: int, **params: object
     return spawn_error(code, spawner.language(), reason=reason, status=status, **params)
 
 
-def _refusal(spawner: Any, refused: NoRoom, request: Usage) -> Exception:
+def _refusal(spawner: Any, refused: NoRoom | NotPlaced, request: Usage) -> Exception:
     show: dict[str, Callable[[int], str]] = {"cpu": format_cpu, "memory": format_memory}
     shown = show.get(refused.reason.removeprefix("quota."), str)
+    params: dict[str, object] = {"usage": shown(refused.usage), "limit": shown(refused.limit)}
+    if isinstance(refused, NoRoom):
+        params["group"] = refused.group or ""
+    elif refused.room is not None:
+        params["room"] = refused.room.display_name.get(spawner.language())
     return _refused(
         spawner,
         _REFUSAL_MESSAGES[refused.reason],
         refused.reason,
         429,
-        group=refused.group or "",
-        usage=shown(refused.usage),
-        limit=shown(refused.limit),
         cpu=format_cpu(request.cpu),
         memory=format_memory(request.memory),
+        **params,
     )
 
 
@@ -425,9 +344,12 @@ def release(spawner: Any) -> None:
         ledger.release(reservation.key, reservation.token)
 
 
-def mark(pod: Any, reservation: Reservation | None) -> Any:
-    """Label the pod with its charged group, so usage can be rebuilt from the cluster."""
+def mark(pod: Any, reservation: Reservation | None, spread_key: str | None) -> Any:
+    """Label the pod with its charged group, so usage can be rebuilt from the cluster,
+    and send it to its rooms (see :func:`unilim_hub.rooms.send_to`)."""
     if reservation is not None:
+        if reservation.placed is not None:
+            rooms.send_to(pod, reservation.placed, spread_key)
         if reservation.group:
             pod.metadata.labels = {
                 **(pod.metadata.labels or {}),
@@ -471,18 +393,3 @@ async def _pod_has_token(spawner: Any, pod: Any, token: str | None) -> bool:
         raise
     annotations = existing.metadata.annotations or {}
     return bool(annotations.get(RESERVATION) == token)
-
-
-async def queue_progress(spawner: Any) -> AsyncIterator[dict[str, Any]]:
-    """ "Waiting for a slot, position N" while the start waits in the queue."""
-    shown = 0
-    while spawner._starting is not None and not spawner._starting.done():
-        ticket: Ticket | None = spawner._ticket
-        if ticket is not None and ticket.done:
-            return
-        position = ticket.position() if ticket is not None else 0
-        if position and position != shown:
-            shown = position
-            message = translate("spawn.waiting_slot", spawner.language(), position=position)
-            yield {"progress": 5, "message": message}
-        await asyncio.sleep(1)

@@ -20,8 +20,9 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -31,8 +32,11 @@ from kubespawner.reflector import ResourceReflector
 from traitlets import validate
 
 from .policy.admission import Node, Usage
+from .policy.models import Room
+from .policy.placement import RoomView, room_of
 
 CHARGED_GROUP = "unilim.fr/charged-group"
+ROOM = "unilim.fr/room"  # on user pods: the room their placement chose
 # Called with a pod's key when it starts or stops holding resources, and whether it does.
 Listener = Callable[[str, bool], None]
 RESERVATION = "unilim.fr/reservation"
@@ -90,6 +94,7 @@ def holds_resources(pod: dict[str, Any]) -> bool:
 class _Entry:
     group: str | None
     node: str | None
+    room: str | None  # the ROOM label: a user server placed by the hub
     usage: Usage
 
 
@@ -104,6 +109,9 @@ class PodIndex(dict[str, dict[str, Any]]):
         super().__init__()
         self.by_group: dict[str | None, Usage] = {}
         self.by_node: dict[str | None, Usage] = {}
+        # User servers (pods with a ROOM label) on each node, and those not yet on one.
+        self.servers_on: dict[str, int] = {}
+        self.waiting_for: dict[str, int] = {}  # by the room their placement chose
         self.entries: dict[str, _Entry] = {}
         self.on_change = on_change
         for key, pod in pods.items():
@@ -121,18 +129,27 @@ class PodIndex(dict[str, dict[str, Any]]):
     def _account(self, key: str, pod: dict[str, Any] | None) -> None:
         old = self.entries.pop(key, None)
         if old is not None:
-            _add(self.by_group, old.group, Usage() - old.usage)
-            _add(self.by_node, old.node, Usage() - old.usage)
+            self._sum(old, -1)
         if pod is not None and holds_resources(pod):
             labels = pod.get("metadata", {}).get("labels") or {}
-            entry = _Entry(
-                labels.get(CHARGED_GROUP), pod.get("spec", {}).get("nodeName"), pod_requests(pod)
-            )
+            node = pod.get("spec", {}).get("nodeName")
+            entry = _Entry(labels.get(CHARGED_GROUP), node, labels.get(ROOM), pod_requests(pod))
             self.entries[key] = entry
-            _add(self.by_group, entry.group, entry.usage)
-            _add(self.by_node, entry.node, entry.usage)
+            self._sum(entry, +1)
         if (old is None) != (key not in self.entries):
             self.on_change(key, key in self.entries)  # the pod appeared or went away
+
+    def _sum(self, entry: _Entry, sign: int) -> None:
+        usage = entry.usage if sign > 0 else Usage() - entry.usage
+        _add(self.by_group, entry.group, usage)
+        _add(self.by_node, entry.node, usage)
+        if entry.room is not None:
+            where, key = (
+                (self.servers_on, entry.node) if entry.node else (self.waiting_for, entry.room)
+            )
+            where[key] = where.get(key, 0) + sign
+            if not where[key]:
+                del where[key]
 
     def live(self, key: str) -> bool:
         return key in self.entries
@@ -179,28 +196,37 @@ class IndexedPodReflector(ResourceReflector):  # type: ignore[misc]  # upstream 
 @dataclass(frozen=True)
 class NodeState:
     name: str
-    healthy: bool
+    healthy: bool  # takes new pods
     allocatable: Usage  # servers = maxPods
+    labels: dict[str, str] = field(default_factory=dict)
+    # When it stopped being Ready (its pods are then lost), else None.
+    down_since: datetime | None = None
 
 
 def node_state(node: Any) -> NodeState:
-    """The parts of a node (kubernetes_asyncio V1Node) the capacity check reads."""
+    """The parts of a node (kubernetes_asyncio V1Node) admission and placement read."""
     status, spec = node.status, node.spec
     conditions = (status.conditions if status else None) or []
-    ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+    ready = next((c for c in conditions if c.type == "Ready"), None)
+    up = ready is not None and ready.status == "True"
     # The node lifecycle controller's taints (not-ready, unreachable, pressure...) and a
     # cordon mean no new pod lands there; taints the user pods tolerate are the admins'.
     taints = (spec.taints if spec else None) or []
     tainted = any(t.key.startswith("node.kubernetes.io/") for t in taints)
     allocatable = (status.allocatable if status else None) or {}
+    since = None
+    if not up:
+        since = (ready.last_transition_time if ready else None) or datetime.now(UTC)
     return NodeState(
         node.metadata.name,
-        ready and not tainted and not (spec and spec.unschedulable),
+        up and not tainted and not (spec and spec.unschedulable),
         Usage(
             quantity(allocatable.get("pods", 0)),
             quantity(allocatable.get("cpu", 0), 1000),
             quantity(allocatable.get("memory", 0)),
         ),
+        dict(node.metadata.labels or {}),
+        since,
     )
 
 
@@ -214,6 +240,7 @@ class NodeWatch:
         self.api = api
         self.nodes: dict[str, NodeState] = {}
         self.loaded = False
+        self.first_list = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -227,6 +254,7 @@ class NodeWatch:
                 listing = await self.api.list_node(_request_timeout=30)
                 self.nodes = {node.metadata.name: node_state(node) for node in listing.items}
                 self.loaded, delay = True, 0.5
+                self.first_list.set()
                 stream = watch.Watch().stream(
                     self.api.list_node,
                     resource_version=listing.metadata.resource_version,
@@ -254,6 +282,8 @@ class ClusterView:
         self.pods: IndexedPodReflector | None = None
         self.node_watch = nodes
         self.listeners: list[Listener] = []
+        self._rooms_of: dict[str, tuple[NodeState, tuple[Room, ...], Room | None]] = {}
+        self._free_of: dict[str, tuple[NodeState, Usage | None, Node]] = {}
 
     def changed(self, key: str, live: bool) -> None:
         for listener in self.listeners:
@@ -278,16 +308,48 @@ class ClusterView:
         """What each healthy node has left; ``None`` until the nodes are known."""
         if not self.node_watch.loaded:
             return None
-        by_node = self.index.by_node
-        return (
-            Node(name, state.allocatable - by_node.get(name, Usage()))
-            for name, state in self.node_watch.nodes.items()
-            if state.healthy
-        )
+        return (self._free(state) for state in self.node_watch.nodes.values() if state.healthy)
+
+    def _free(self, state: NodeState) -> Node:
+        """What the node has left, worked out again only when it or its pods change."""
+        used = self.index.by_node.get(state.name)
+        cached = self._free_of.get(state.name)
+        if cached is None or cached[0] is not state or cached[1] is not used:
+            free = Node(state.name, state.allocatable - used if used else state.allocatable)
+            cached = self._free_of[state.name] = (state, used, free)
+        return cached[2]
 
     def unscheduled(self) -> Usage:
         """Pods that wait for a node: promised, not yet placed."""
         return self.index.by_node.get(None, Usage())
+
+    def rooms(self, rooms: tuple[Room, ...], in_flight: Mapping[str, int]) -> list[RoomView] | None:
+        """Each room now: its healthy nodes with what they have free, and its user servers
+        (on its nodes, waiting for a node, and ``in_flight``: not yet created); ``None``
+        until the nodes are known."""
+        if not self.node_watch.loaded:
+            return None
+        index = self.index
+        nodes: dict[str, list[Node]] = {room.name: [] for room in rooms}
+        servers = {
+            room.name: in_flight.get(room.name, 0) + index.waiting_for.get(room.name, 0)
+            for room in rooms
+        }
+        for name, state in self.node_watch.nodes.items():
+            room = self._room_of(state, rooms)
+            if room is None:
+                continue
+            servers[room.name] += index.servers_on.get(name, 0)
+            if state.healthy:
+                nodes[room.name].append(self._free(state))
+        return [RoomView(room, tuple(nodes[room.name]), servers[room.name]) for room in rooms]
+
+    def _room_of(self, state: NodeState, rooms: tuple[Room, ...]) -> Room | None:
+        """The node's room, worked out again only when the node or the rooms change."""
+        cached = self._rooms_of.get(state.name)
+        if cached is None or cached[0] is not state or cached[1] is not rooms:
+            cached = self._rooms_of[state.name] = (state, rooms, room_of(state.labels, rooms))
+        return cached[2]
 
 
 _views: dict[tuple[str | None, int], ClusterView] = {}
@@ -321,6 +383,7 @@ async def shared_view(parent: Any, namespace: str | None) -> ClusterView:
             view = ClusterView(NodeWatch(shared_client("CoreV1Api")))
         view.node_watch.start()
         view.watch(await _watch_pods(parent, namespace, view.changed))
+        await _first_nodes(view.node_watch)
         _views[key] = view
         future.set_result(view)
         return view
@@ -332,6 +395,14 @@ async def shared_view(parent: Any, namespace: str | None) -> ClusterView:
         _starting.pop(key, None)
 
 
+async def _first_nodes(nodes: NodeWatch) -> None:
+    try:
+        await asyncio.wait_for(nodes.first_list.wait(), NODES_TIMEOUT)
+    except TimeoutError:
+        log.warning("The nodes are not known yet: no capacity check or placement until they are")
+
+
+NODES_TIMEOUT = 10.0
 # How long the first list of pods is retried: a class start can keep the hub's event loop
 # busy for tens of seconds (JupyterHub's own work for each start), timing out connections.
 FIRST_LIST_TIMEOUT = 90.0

@@ -170,11 +170,46 @@ class SpawnerTraits(SettingsSection):
         help="""
         The server rooms the cluster stretches over. Each room is a mapping with `name`,
         `node_selector` (the node labels that pick this room's nodes, never empty),
-        an optional `display_name`, and `maintenance: true` to stop placing new servers
-        there (running servers are left alone).
+        an optional `display_name`, `maintenance: true` to stop placing new servers
+        there (running servers are left alone), and `weight` (a whole number, 1 by
+        default): each room's share of the servers, relative to the others'. New servers
+        go to the open room with the fewest servers for its weight (operator guide, "Two
+        rooms").
 
             - {name: salle-a, node_selector: {topology.kubernetes.io/zone: salle-a}}
             - {name: salle-b, node_selector: {topology.kubernetes.io/zone: salle-b}}
+
+        .. versionchanged:: 0.2
+            `weight`; the rooms are used for placement.
+        """,
+    )
+
+    degraded_server_limit = Int(
+        None,
+        allow_none=True,
+        config=True,
+        help="""
+        While a room is down or in maintenance, the most servers the rooms still open may
+        hold; further starts are refused with a message saying so. `None` (the default):
+        only their capacity limits them. With 2 workers of `maxPods` 250 in a room, one
+        room holds at most 500 pods, system pods included.
+
+        .. versionadded:: 0.2
+        """,
+    )
+
+    lost_node_grace = Float(
+        60.0,
+        min=0,
+        config=True,
+        help="""
+        Seconds a node must have been not Ready (its room down, most often) before the
+        servers on it count as lost: the hub then stops them, says so in its log and
+        metrics, and their users can start again in a room that is up. Kubernetes itself
+        waits 300 s before evicting such pods; a node that comes back within this time
+        keeps its servers.
+
+        .. versionadded:: 0.2
         """,
     )
 

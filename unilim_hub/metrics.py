@@ -39,3 +39,26 @@ API_RETRIES = Counter(
     "unilim_pod_creation_retries",
     "Pod creations retried after a transient API server failure (timeout, 429, 5xx, reset).",
 )
+
+# Rooms (docs/operators/rooms.md).
+PLACEMENTS = Counter(
+    "unilim_room_placements",
+    "Servers sent to a room (the room placement preferred; the scheduler binds them).",
+    ["room"],
+)
+ROOM_SERVERS = Gauge(
+    "unilim_room_servers",
+    "User servers in a room, as of the last start: on its nodes, waiting for one, in flight.",
+    ["room"],
+)
+ROOM_OPEN = Gauge(
+    "unilim_room_open",
+    "1 if the room takes new servers (some node Ready and schedulable, not in maintenance).",
+    ["room"],
+)
+LOST_SERVERS = Counter(
+    "unilim_room_lost_servers",
+    "Servers found lost with their node (not Ready for UnilimSpawner.lost_node_grace, or "
+    "deleted) and stopped; the hub log names each user.",
+    ["room"],
+)

@@ -20,8 +20,8 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import admission, configuration, s3access
-from .admission import Reservation, Ticket
+from . import admission, configuration, rooms, s3access
+from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
@@ -29,7 +29,9 @@ from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
 from .metrics import REFUSALS, SPAWNS
 from .picker import render_picker
+from .podqueue import Ticket, queue_progress
 from .policy.models import Settings
+from .policy.placement import spread_key
 from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
 from .policy.properties import GroupProperties, parse_group_properties
 from .policy.refusal import Refusal
@@ -170,9 +172,6 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         properties = self.group_properties() if properties is None else properties
         return offer(groups, properties, self.settings, today, last)
 
-    def visible_choices(self) -> tuple[Choice, ...]:
-        return self.offer().choices
-
     def _log_cause(self, refused: Refusal) -> None:
         if refused.limit is not None:
             # For the admins, in the site's language: which property of which group.
@@ -184,8 +183,12 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 ),
             )
 
+    _lost = False
+
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
+        if status is None and await self._lost_with_its_node():
+            return 1
         if status is not None and waiting_for_response(self):
             # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
             # for it to respond with a 500 "Exception is not set" (an InvalidStateError in
@@ -199,6 +202,27 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         if status is None:
             s3access.keep_fresh(self, soon=True)  # after a hub restart too
         return status
+
+    async def _lost_with_its_node(self) -> bool:
+        """Whether the server's node is down (its room lost): then it is stopped, and its
+        user can start again at once, in a room that is up."""
+        if self._lost:  # found already (polls go on until the stop is done): once
+            return True
+        if not self.settings.rooms or self._starting_now():
+            return False
+        node = await admission.lost_node(self)
+        if node is None:
+            return False
+        self._lost = True
+        rooms.report_lost(self, node, self.settings.rooms)
+        # JupyterHub does not stop a server whose poll says it ended, so delete the pod now
+        # (as KubeSpawner does for a pod that stopped), and at once: a lost node never
+        # confirms a graceful deletion, the pod would stay Terminating.
+        await self.stop(now=True)
+        return True
+
+    def _starting_now(self) -> bool:
+        return self._starting is not None and not self._starting.done()
 
     def _start_request(self) -> object:
         """The options to check: ``user_options``, or the REST body when it is not an object.
@@ -259,6 +283,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     def start(self) -> asyncio.Future[Any]:
         self._start_began = time.monotonic()
         self._reservation = self._ticket = None
+        self._lost = False
         future: asyncio.Future[Any] = super().start()
         self._starting = future
         future.add_done_callback(self._release_if_failed)
@@ -281,7 +306,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def get_pod_manifest(self) -> Any:
         pod = await s3access.attach(self, await super().get_pod_manifest())
-        return admission.mark(pod, self._reservation)
+        return admission.mark(pod, self._reservation, spread_key(self.settings.rooms))
 
     async def create_pod(self, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
         """Create the pod through the hub's queue (called by KubeSpawner's start)."""
@@ -292,7 +317,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             self._creating_pod = False
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
-        async for event in admission.queue_progress(self):
+        async for event in queue_progress(self):
             yield event
         for event in s3access.notices(self):
             yield event

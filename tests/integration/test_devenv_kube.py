@@ -249,6 +249,13 @@ async def test_hub_identity_is_limited_by_rbac(platform, user_namespace):
         with pytest.raises(ApiException) as raised:
             await hub.delete_node("salle-a-1")
         assert raised.value.status == 403
+        # Placement reads the volume a home claim is bound to, one by name, no more.
+        with pytest.raises(ApiException) as raised:
+            await hub.read_persistent_volume("no-such-volume")
+        assert raised.value.status == 404
+        with pytest.raises(ApiException) as raised:
+            await hub.list_persistent_volume()
+        assert raised.value.status == 403
 
 
 def test_hub_token_is_verified_and_reissued(platform, tmp_path, monkeypatch):

@@ -42,9 +42,11 @@ def quota_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
         hub.start(EXTRA_CONFIG)
         yield hub
     finally:
-        if hub.process is not None and hub.process.poll() is None:
-            stop_all(hub)
-        hub.stop()
+        try:
+            if hub.process is not None and hub.process.poll() is None:
+                stop_all(hub)
+        finally:  # a server that would not stop must not leave the hub running
+            hub.stop()
         forget_servers_of_earlier_runs()
 
 

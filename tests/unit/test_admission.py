@@ -12,16 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from unilim_hub.admission import (
+from unilim_hub.admission import Ledger
+from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
+from unilim_hub.podqueue import (
     ApiUnavailable,
-    Ledger,
     PodCreationQueue,
     Ticket,
     create_until,
     queue_progress,
     transient,
 )
-from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
 from unilim_hub.policy.admission import (
     Admitted,
     Charge,

@@ -32,6 +32,7 @@ def test_example_configuration_is_valid_and_typed(example):
     assert python.sizes[0].cpu_guarantee == 200 and python.sizes[0].mem_limit == 2 * 1024**3
     assert loaded.quotas["student"].servers == 900
     assert loaded.rooms[1].node_selector == {"topology.kubernetes.io/zone": "salle-b"}
+    assert loaded.rooms[1].weight == 1 and loaded.degraded_server_limit == 480
     assert loaded.storage.s3.mode is S3Mode.STS
 
 
@@ -109,6 +110,21 @@ BAD_CONFIGURATIONS = {
         lambda c: spawner(c)["rooms"][0].update(node_selector={"zone with spaces": "a"}),
         "UnilimSpawner.rooms[0].node_selector.zone with spaces",
         "label.key_invalid",
+    ),
+    "room weight of zero": (
+        lambda c: spawner(c)["rooms"][0].update(weight=0),
+        "UnilimSpawner.rooms[0].weight",
+        "value.zero",
+    ),
+    "room weight not a whole number": (
+        lambda c: spawner(c)["rooms"][1].update(weight="half"),
+        "UnilimSpawner.rooms[1].weight",
+        "count.invalid",
+    ),
+    "degraded limit not a number": (
+        lambda c: spawner(c).update(degraded_server_limit="many"),
+        "UnilimSpawner.degraded_server_limit",
+        "count.invalid",
     ),
     "unknown S3 mode": (
         lambda c: spawner(c).update(s3_mode="minio"),

@@ -127,8 +127,19 @@ def fits(nodes: tuple[Node, ...], request: Usage, unplaced: Usage) -> bool:
     everything promised but not yet placed (so a burst cannot overbook the last slots)."""
     if not any(node.free.covers(request) for node in nodes):
         return False
-    total = sum((node.free for node in nodes), Usage())
-    return (total - unplaced).covers(request)
+    return (total_free(nodes) - unplaced).covers(request)
+
+
+def total_free(nodes: Iterable[Node]) -> Usage:
+    """What the nodes have free together (integer sums: one Usage, not one per node)."""
+    servers = cpu = memory = 0
+    for node in nodes:
+        servers, cpu, memory = (
+            servers + node.free.servers,
+            cpu + node.free.cpu,
+            memory + node.free.memory,
+        )
+    return Usage(servers, cpu, memory)
 
 
 def room_left(quota: GroupQuota | None, usage: Usage) -> Mapping[str, tuple[int, int]]:

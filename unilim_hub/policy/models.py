@@ -81,6 +81,11 @@ class Room:
     display_name: Text
     node_selector: Mapping[str, str]
     maintenance: bool = False
+    weight: int = 1  # its share of the servers, relative to the other rooms'
+
+    def holds(self, labels: Mapping[str, str]) -> bool:
+        """Whether a node with these labels is one of this room's."""
+        return all(labels.get(key) == value for key, value in self.node_selector.items())
 
 
 class S3Mode(StrEnum):
@@ -192,6 +197,9 @@ class Settings:
     quotas: Mapping[str, GroupQuota]
     rooms: tuple[Room, ...]
     storage: Storage
+    # Servers the rooms that take new servers may hold while another room does not (down
+    # or in maintenance); ``None``: only their capacity limits them.
+    degraded_server_limit: int | None = None
     default_language: str = "fr"
     timezone: str = "Europe/Paris"  # an IANA name, checked by the adapter (it needs tzdata)
     claims: ClaimRules = field(default_factory=ClaimRules)

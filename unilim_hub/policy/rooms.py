@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from .models import Room
 from .problems import Checker, parse_text
-from .quantities import parse_name
+from .quantities import parse_count, parse_name
 
 # Kubernetes label syntax: an optional DNS-subdomain prefix, then a name of 1 to 63 characters.
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -29,7 +29,8 @@ def parse_rooms(check: Checker, raw: object) -> tuple[Room, ...]:
 
 
 def _room(check: Checker, key: str, raw: object) -> Room | None:
-    fields = check.fields(key, raw, {"name", "node_selector"}, {"display_name", "maintenance"})
+    optional = {"display_name", "maintenance", "weight"}
+    fields = check.fields(key, raw, {"name", "node_selector"}, optional)
     if fields is None:
         return None
     name = check.parse(f"{key}.name", parse_name, fields.get("name", ""))
@@ -37,10 +38,20 @@ def _room(check: Checker, key: str, raw: object) -> Room | None:
     maintenance = fields.get("maintenance", False)
     if not isinstance(maintenance, bool):
         check.add(f"{key}.maintenance", "value.not_boolean", value=repr(maintenance))
+    weight = check.parse(f"{key}.weight", parse_count, fields.get("weight", Room.weight))
+    if weight == 0:
+        check.add(f"{key}.weight", "value.zero")
     if name is None or selector is None:
         return None
     display_name = parse_text(check, f"{key}.display_name", fields.get("display_name"), name)
-    return Room(name, display_name, selector, maintenance is True)
+    return Room(name, display_name, selector, maintenance is True, weight or Room.weight)
+
+
+def parse_degraded_limit(check: Checker, raw: object) -> int | None:
+    """``UnilimSpawner.degraded_server_limit``: a whole number of servers, or ``None``."""
+    if raw is None:
+        return None
+    return check.parse("UnilimSpawner.degraded_server_limit", parse_count, raw)
 
 
 def _selector(check: Checker, key: str, raw: object) -> Mapping[str, str] | None:

@@ -17,7 +17,7 @@ from .models import LANGUAGES, GroupNaming, S3Mode, S3Settings, Settings, Storag
 from .problems import AUTHENTICATOR, SITE, SPAWNER, Checker, Problem, Raw
 from .quantities import parse_memory
 from .quotas import parse_quotas
-from .rooms import parse_rooms
+from .rooms import parse_degraded_limit, parse_rooms
 from .storage import BUCKET_NAME
 
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?\Z")
@@ -33,6 +33,7 @@ def build_settings(raw: Raw) -> tuple[Settings | None, tuple[Problem, ...]]:
         quotas=parse_quotas(check, groups, raw[f"{SPAWNER}.group_quotas"]),
         rooms=parse_rooms(check, raw[f"{SPAWNER}.rooms"]),
         storage=_storage(check, raw),
+        degraded_server_limit=parse_degraded_limit(check, raw[f"{SPAWNER}.degraded_server_limit"]),
         default_language=_language(check, raw[f"{SITE}.default_language"]),
         timezone=str(raw[f"{SITE}.timezone"]),
         claims=parse_claim_rules(check, raw, groups),
