@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.request
 
-from devenv import keycloak, kube, paths, platform, ports, procs, proxy
+from devenv import keycloak, kube, paths, platform, ports, postgres, procs, proxy
 
 CONFIG = platform.REPO / "devenv" / "jupyterhub_config.py"
 
@@ -55,17 +55,18 @@ def run() -> int:
     platform.up()
     proxy.install()
     token = secrets.token_hex(16)
+    state = paths.STATE / "demo"
+    state.mkdir(parents=True, exist_ok=True)
     env = procs.clean_env(
         {
             "KUBECONFIG": str(kube.HUB_KUBECONFIG),
             "PYTHONPATH": str(platform.REPO),
             "JUPYTERHUB_CRYPT_KEY": _crypt_key(),
-            "UNILIM_HUB_STATE": str(paths.STATE / "demo"),
+            "UNILIM_HUB_STATE": str(state),
+            "UNILIM_HUB_DB_URL": postgres.hub_database(state),
             "UNILIM_HUB_SERVICE_TOKEN": token,
         }
     )
-    state = paths.STATE / "demo"
-    state.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "jupyterhub", "-f", str(CONFIG)]
     hub = subprocess.Popen(command, cwd=state, env=env)
     # `kill` or a CI time-out stops the demo like Ctrl-C: the hub must not outlive it.

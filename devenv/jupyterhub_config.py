@@ -2,8 +2,10 @@
 
 One configuration, driven by environment variables (each with the demo's value as default):
 
-UNILIM_HUB_STATE          folder of the hub's cookie secret and its database's name (the
-                          database itself is on the devenv's PostgreSQL)
+UNILIM_HUB_STATE          folder of the hub's cookie secret and its database's name
+UNILIM_HUB_DB_URL         the hub's database on the devenv's PostgreSQL, made by the
+                          launcher (devenv.postgres.hub_database), so that reading this
+                          file (check-config) needs no database server
 UNILIM_HUB_PORTS          "public,proxy-api,hub" ports on 127.0.0.1 (8000,8001,8081)
 UNILIM_HUB_AUTHENTICATOR  "sso" (UnilimAuthenticator against the devenv's Keycloak) or
                           "dummy" (JupyterHub's DummyAuthenticator, any password)
@@ -24,7 +26,7 @@ from pathlib import Path
 import yaml
 from traitlets.config import Config
 
-from devenv import keycloak, kube, paths, platform, ports, postgres, proxy, s3
+from devenv import keycloak, kube, paths, platform, ports, proxy, s3
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -46,7 +48,8 @@ c.ConfigurableHTTPProxy.api_url = f"http://{ports.HOST}:{proxy_api}"
 c.ConfigurableHTTPProxy.command = [str(proxy.binary())]  # installed by whoever starts the hub
 # On the devenv's PostgreSQL, as in production (a hub restarted in the other room must find
 # its database): a database per state folder, found again when the hub restarts on it.
-c.JupyterHub.db_url = postgres.hub_database(state)
+if db_url := os.environ.get("UNILIM_HUB_DB_URL"):
+    c.JupyterHub.db_url = db_url
 c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
 c.JupyterHub.allow_named_servers = True
 if token := os.environ.get("UNILIM_HUB_SERVICE_TOKEN"):

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import requests
 
-from devenv import keycloak, kube, proxy
+from devenv import keycloak, kube, postgres, proxy
 
 HOST = "127.0.0.1"
 # Not the demo's ports, so the tests can run while the demo does.
@@ -105,6 +105,7 @@ class Hub:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
             "UNILIM_HUB_STATE": str(self.workdir),
+            "UNILIM_HUB_DB_URL": postgres.hub_database(self.workdir),
             "UNILIM_HUB_PORTS": ",".join(map(str, self.ports)),
             "UNILIM_HUB_AUTHENTICATOR": self.authenticator,
             "UNILIM_HUB_LANGUAGE": "en",
