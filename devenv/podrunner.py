@@ -30,7 +30,7 @@ from typing import Any
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from devenv import kube, paths, ports
+from devenv import kube, paths, ports, secretvolumes
 
 NAMESPACE = os.environ.get("UNILIM_PODRUNNER_NAMESPACE", kube.USER_NAMESPACE)
 LABEL = "unilim.fr/podrunner"
@@ -46,6 +46,7 @@ class Served:
     kind: str  # http-echo | light | singleuser
     server: asyncio.base_events.Server | None = None
     process: asyncio.subprocess.Process | None = None
+    secrets: asyncio.Task[None] | None = None  # keeps Secret volumes up to date
 
 
 def loopback_ip(pod: client.V1Pod) -> str | None:
@@ -172,6 +173,14 @@ async def spawn(
 
 async def start_singleuser(api: client.CoreV1Api, pod: client.V1Pod, served: Served) -> None:
     env = singleuser_env(pod, await pod_env(api, pod), served)
+    mounts = secretvolumes.secret_mounts(pod)
+    for mount in mounts:
+        await secretvolumes.sync(api, pod.metadata.namespace, mount)
+    env = secretvolumes.local_env(env, mounts)
+    if mounts:
+        served.secrets = asyncio.create_task(
+            secretvolumes.keep_synced(api, pod.metadata.namespace, mounts)
+        )
     program = Path(sys.executable).with_name("jupyterhub-singleuser")
     # The devenv runs as root (CI does); in a real pod the server runs as an arbitrary UID.
     argv = [str(program), f"--ip={served.ip}", f"--port={served.port}", "--allow-root"]
@@ -292,6 +301,8 @@ class Runner:
             return
         if served.server is not None:
             served.server.close()
+        if served.secrets is not None:
+            served.secrets.cancel()
         if served.process is not None and served.process.returncode is None:
             served.process.terminate()
             try:

@@ -10,11 +10,23 @@ owned by the policy model it configures.
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 from kubespawner import KubeSpawner
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Bool, CaselessStrEnum, Dict, Float, HasTraits, Int, List, Unicode, Union
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    HasTraits,
+    Int,
+    List,
+    Unicode,
+    Union,
+    default,
+)
 from traitlets.config import Configurable
 
 from .policy.models import ClaimRules, GroupNaming, S3Mode, S3Settings, Settings, Storage
@@ -266,6 +278,79 @@ class SpawnerTraits(SettingsSection):
         S3Settings.courses_bucket,
         config=True,
         help="Bucket of course data, a prefix `<course>/` per course, read-only to students.",
+    )
+
+    s3_region = Unicode(
+        S3Settings.region,
+        config=True,
+        help="Region the S3 server signs for (MinIO's `MINIO_SITE_REGION`; `us-east-1` if unset).",
+    )
+
+    s3_access_key = Unicode(
+        config=True,
+        help="""
+        The hub's own S3 access key, allowed to call STS `AssumeRole` (for MinIO, a user
+        with the policies the servers' credentials may be narrowed from). Default: the
+        environment variable `UNILIM_S3_ACCESS_KEY` (from a Kubernetes Secret). Never
+        given to user servers.
+
+        .. versionadded:: 0.3
+        """,
+    )
+
+    s3_secret_key = Unicode(
+        config=True,
+        help="""
+        The secret key of `s3_access_key`. Default: the environment variable
+        `UNILIM_S3_SECRET_KEY`.
+
+        .. versionadded:: 0.3
+        """,
+    )
+
+    @default("s3_access_key")
+    def _s3_access_key_default(self) -> str:
+        return os.environ.get("UNILIM_S3_ACCESS_KEY", "")
+
+    @default("s3_secret_key")
+    def _s3_secret_key_default(self) -> str:
+        return os.environ.get("UNILIM_S3_SECRET_KEY", "")
+
+    s3_credentials_duration = Int(
+        S3Settings.credentials_duration,
+        config=True,
+        help="""
+        Seconds the S3 credentials of one issue last (900 to 43,200, the range STS
+        servers accept). The hub issues new ones while the server runs, so this bounds
+        how long a leaked key stays usable, not how long a server may run.
+
+        .. versionadded:: 0.3
+        """,
+    )
+
+    s3_refresh_interval = Int(
+        0,
+        config=True,
+        help="""
+        Seconds between two issues of S3 credentials for a running server, at most half
+        of `s3_credentials_duration` so that a failed renewal is retried before the
+        credentials in use expire. 0: half of `s3_credentials_duration`.
+
+        .. versionadded:: 0.3
+        """,
+    )
+
+    s3_strict = Bool(
+        S3Settings.strict,
+        config=True,
+        help="""
+        When the S3 server cannot issue credentials at start (down, refusing): `False`,
+        the server starts without S3 and the user reads a notice on the start page (the
+        hub keeps trying in the background); `True`, the start fails with a message
+        saying S3 is unavailable.
+
+        .. versionadded:: 0.3
+        """,
     )
 
     pod_creation_concurrency = Int(

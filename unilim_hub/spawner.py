@@ -20,7 +20,7 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import admission, configuration, rooms
+from . import admission, configuration, rooms, s3access
 from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
@@ -199,6 +199,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 "%s's server stopped while starting (status %s)", self.user.name, status
             )
             return None
+        if status is None:
+            s3access.keep_fresh(self, soon=True)  # after a hub restart too
         return status
 
     async def _lost_with_its_node(self) -> bool:
@@ -290,6 +292,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     def _release_if_failed(self, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             admission.release(self)
+        else:
+            s3access.keep_fresh(self)
 
     async def stop(self, now: bool = False) -> None:
         try:
@@ -298,9 +302,10 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             # KubeSpawner also stops a conflicting pod while creating: not a release.
             if not self._creating_pod:
                 admission.release(self)
+                await s3access.stop(self)
 
     async def get_pod_manifest(self) -> Any:
-        pod = await super().get_pod_manifest()
+        pod = await s3access.attach(self, await super().get_pod_manifest())
         return admission.mark(pod, self._reservation, spread_key(self.settings.rooms))
 
     async def create_pod(self, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:
@@ -313,6 +318,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         async for event in queue_progress(self):
+            yield event
+        for event in s3access.notices(self):
             yield event
         async for event in super().progress():
             yield event

@@ -102,6 +102,12 @@ class S3Settings:
     endpoint: str = ""
     users_bucket: str = "unilim-users"
     courses_bucket: str = "unilim-courses"
+    region: str = "us-east-1"  # signing region; MinIO's and SeaweedFS's default
+    # How long the credentials of one issue last (STS allows 900 to 43,200 seconds), and
+    # how often the hub issues new ones while the server runs (at most half of it).
+    credentials_duration: int = 3600
+    refresh_interval: int = 1800  # the configuration's 0 means half of the duration
+    strict: bool = False  # no S3 credentials at start: fail the start instead of a notice
 
 
 @dataclass(frozen=True)

@@ -146,10 +146,44 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
     endpoint = text("s3_endpoint")
     if mode is not S3Mode.OFF and not _URL.match(endpoint):
         check.add(f"{SPAWNER}.s3_endpoint", "url.invalid", value=repr(endpoint))
-    buckets = {}
+    buckets: dict[str, str] = {}
     for name in ("s3_users_bucket", "s3_courses_bucket"):
         bucket = text(name) or getattr(S3Settings, name.removeprefix("s3_"))
         if not BUCKET_NAME.fullmatch(bucket):
             check.add(f"{SPAWNER}.{name}", "bucket.invalid", value=bucket)
         buckets[name.removeprefix("s3_")] = bucket
-    return S3Settings(mode=mode, endpoint=endpoint, **buckets)
+    duration, interval = _s3_lifetimes(check, raw)
+    return S3Settings(
+        mode=mode,
+        endpoint=endpoint,
+        users_bucket=buckets["users_bucket"],
+        courses_bucket=buckets["courses_bucket"],
+        region=text("s3_region") or S3Settings.region,
+        credentials_duration=duration,
+        refresh_interval=interval,
+        strict=raw.get(f"{SPAWNER}.s3_strict", S3Settings.strict) is True,
+    )
+
+
+# The range every STS server accepts for DurationSeconds (AWS, MinIO, SeaweedFS).
+STS_DURATION = (900, 43200)
+
+
+def _s3_lifetimes(check: Checker, raw: Raw) -> tuple[int, int]:
+    """How long credentials last, and how often they are renewed (seconds)."""
+    duration_key, interval_key = (
+        f"{SPAWNER}.s3_credentials_duration",
+        f"{SPAWNER}.s3_refresh_interval",
+    )
+    duration = raw.get(duration_key, S3Settings.credentials_duration)
+    low, high = STS_DURATION
+    if not isinstance(duration, int) or not low <= duration <= high:
+        check.add(duration_key, "value.between", value=repr(duration), low=str(low), high=str(high))
+        duration = S3Settings.credentials_duration
+    interval = raw.get(interval_key, 0) or duration // 2  # 0: half of the duration
+    if not isinstance(interval, int) or not 1 <= interval <= duration // 2:
+        check.add(
+            interval_key, "value.between", value=repr(interval), low="1", high=str(duration // 2)
+        )
+        interval = duration // 2
+    return duration, interval

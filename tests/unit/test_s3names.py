@@ -1,0 +1,152 @@
+"""S3 prefixes of people and courses: safe for any name, distinct for distinct names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from unilim_hub.policy.models import GroupNaming, S3Settings
+from unilim_hub.policy.s3names import course_data, s3_segment, server_grant, user_prefix
+from unilim_hub.policy.storage import MAX_SESSION_POLICY_CHARS, Prefix
+
+S3 = S3Settings()
+NAMING = GroupNaming()
+
+HOSTILE = [
+    "",
+    ".",
+    "..",
+    "../bob",
+    "..%2f",
+    "a/../../b",
+    "/",
+    "alice/",
+    "alice*",
+    "*",
+    "?",
+    "${aws:username}",
+    "al∗ice",  # U+2217
+    "al＊",  # U+FF0A
+    "Alice",
+    "ALICE",
+    "alice.",
+    ".alice",
+    "a..b",
+    "a--b",
+    "alice-",
+    "élodie",
+    "Élodie.Martin",
+    "李雷",
+    "user@unilim.fr",
+    "a b",
+    "a\nb",
+    "a\x00b",
+    "a\\b",
+    "\u202eevil",
+    "x" * 64,
+    "x" * 500,
+    "course-info101",
+    "info101",
+    "stat202",
+    "e\u0301",  # e + combining acute: not the same name as U+00E9
+    "\u00e9",
+    "\udcff",  # a lone surrogate
+]
+
+
+def _accepted_by_the_policy(segment: str) -> Prefix:
+    return Prefix(S3.users_bucket, f"users/{segment}/")  # raises UnsafeName otherwise
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_become_one_safe_segment(name: str) -> None:
+    segment = s3_segment(name)
+    _accepted_by_the_policy(segment)
+    assert "/" not in segment and ".." not in segment and "*" not in segment
+    assert segment.isascii() and segment == segment.lower()
+    assert 1 <= len(segment) <= 63
+    assert not segment.startswith(".") and not segment.endswith(".")
+
+
+def test_hostile_names_give_distinct_segments() -> None:
+    assert len({s3_segment(name) for name in HOSTILE}) == len(HOSTILE)
+
+
+@pytest.mark.parametrize("name", ["alice", "jean-pierre", "m.dupont", "info101", "a_b", "x" * 63])
+def test_plain_names_are_their_own_prefix(name: str) -> None:
+    assert s3_segment(name) == name
+
+
+@pytest.mark.parametrize("name", ["Alice", "a--b", "élodie", "x" * 64, "a..b", "a."])
+def test_other_names_are_hashed_after_a_readable_stem(name: str) -> None:
+    stem, _, digest = s3_segment(name).partition("--")
+    assert len(digest) == 20 and stem
+
+
+@given(st.text(max_size=300))
+def test_any_name_gives_a_segment_the_policy_accepts(name: str) -> None:
+    segment = s3_segment(name)
+    prefix = _accepted_by_the_policy(segment)
+    assert prefix.prefix.count("/") == 2  # users/<segment>/: never a level more or less
+    assert ".." not in segment and len(segment) <= 63
+
+
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_distinct_names_give_distinct_segments(first: str, second: str) -> None:
+    if first != second:
+        assert s3_segment(first) != s3_segment(second)
+
+
+@given(st.from_regex(r"[a-z0-9][a-z0-9.-]{0,10}", fullmatch=True))
+def test_plain_looking_names_never_collide_with_hashed_ones(name: str) -> None:
+    # A hashed segment always holds "--"; a plain one never does.
+    assert ("--" in s3_segment(name)) == (s3_segment(name) != name)
+
+
+def test_user_and_course_prefixes_live_in_their_buckets() -> None:
+    assert user_prefix(S3, "alice") == Prefix("unilim-users", "users/alice/")
+    assert course_data(S3, "info101") == Prefix("unilim-courses", "info101/")
+
+
+def _grants(policy_text: str) -> tuple[set[str], set[str]]:
+    statements = json.loads(policy_text)["Statement"]
+    reads = {r for s in statements if "s3:GetObject" in s["Action"] for r in s["Resource"]}
+    writes = {r for s in statements if "s3:PutObject" in s["Action"] for r in s["Resource"]}
+    return reads, writes
+
+
+def test_student_reads_their_courses_and_writes_only_their_own_prefix() -> None:
+    grant = server_grant(S3, NAMING, "chloe", ["student", "course-info101", "course-stat202"])
+    reads, writes = _grants(grant.policy.text)
+    assert writes == {"arn:aws:s3:::unilim-users/users/chloe/*"}
+    assert reads == writes | {
+        "arn:aws:s3:::unilim-courses/info101/*",
+        "arn:aws:s3:::unilim-courses/stat202/*",
+    }
+    assert grant.followed == ("info101", "stat202") and grant.taught == ()
+
+
+def test_teacher_writes_the_courses_they_teach() -> None:
+    groups = ["faculty", "teacher-stat202", "course-stat202", "course-info101"]
+    grant = server_grant(S3, NAMING, "tina", groups)
+    _, writes = _grants(grant.policy.text)
+    assert "arn:aws:s3:::unilim-courses/stat202/*" in writes
+    assert "arn:aws:s3:::unilim-courses/info101/*" not in writes
+    assert grant.taught == ("stat202",) and grant.followed == ("info101",)
+
+
+def test_too_many_courses_leave_the_last_followed_ones_out_and_say_so() -> None:
+    groups = [f"course-c{n:03d}" for n in range(60)] + ["teacher-zz-taught"]
+    grant = server_grant(S3, NAMING, "tina", groups)
+    assert len(grant.policy.text) <= MAX_SESSION_POLICY_CHARS
+    assert grant.taught == ("zz-taught",)  # taught courses are kept first
+    assert grant.left_out and grant.left_out[-1] == "c059"
+    assert set(grant.followed) | set(grant.left_out) == {f"c{n:03d}" for n in range(60)}
+
+
+def test_a_very_long_username_still_gets_its_prefix() -> None:
+    grant = server_grant(S3, NAMING, "é" * 10_000, [])
+    assert grant.own.prefix.startswith("users/e") and grant.left_out == ()
