@@ -70,6 +70,7 @@ class GroupQuota:
     server_mem_limit: int | None = None
     server_gpu_limit: int | None = None  # GPUs one server may ask for
     priority: int = 0  # the highest-priority group of a user is the one charged
+    home_size: int | None = None  # bytes; a user gets the largest among their groups
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ QUOTA_FIELDS: Mapping[str, Callable[[object], int]] = {
     "server_mem_limit": parse_memory,
     "server_gpu_limit": parse_count,
     "priority": parse_priority,
+    "home_size": parse_memory,
 }
 
 
