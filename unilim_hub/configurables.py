@@ -193,6 +193,21 @@ class SpawnerTraits(SettingsSection):
         help="Storage class of course folders (NFS, ReadWriteMany); empty for the default class.",
     )
 
+    course_folders = Bool(
+        True,
+        config=True,
+        help="""
+        Mount one shared folder per course at `~/courses/<course>`: read-write for the
+        course's teachers (`teacher-<course>`), read-only for its students
+        (`course-<course>`). Each course's volume (ReadWriteMany, `course_storage_class`)
+        is created the first time a member starts a server. Needs the hub to manage
+        volumes (`storage_pvc_ensure`, Zero to JupyterHub's `singleuser.storage.type:
+        dynamic`).
+
+        .. versionadded:: 0.3
+        """,
+    )
+
     course_size = Union(
         [Unicode(), Int()],
         default_value=format_memory(Storage.course_size),

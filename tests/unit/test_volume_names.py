@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from unilim_hub.policy import volumes
 from unilim_hub.policy.models import GroupNaming, GroupQuota
+from unilim_hub.policy.quotas import charged_quota
 from unilim_hub.policy.volumes import (
     DNS_LABEL,
     course_claim_name,
@@ -142,3 +143,12 @@ def test_volumes_only_grow() -> None:
     assert volumes.needs_expansion(5, 6)
     assert not volumes.needs_expansion(6, 6)
     assert not volumes.needs_expansion(6, 5)
+
+
+def test_a_group_that_only_sizes_homes_is_not_where_servers_are_charged() -> None:
+    baseline = {
+        "faculty": GroupQuota("faculty", home_size=50),
+        "student": GroupQuota("student", servers=800),
+    }
+    charged = charged_quota(["faculty", "student"], baseline, {"staff": {"home_size": 1}})
+    assert charged is not None and charged.group == "student"

@@ -68,6 +68,8 @@ def charged_quota(
         quota
         for group in sorted(set(groups))
         if (quota := effective_quota(group, baseline, overrides.get(group, {}))) is not None
+        # A group that only sizes homes has no say on where servers are charged.
+        and replace(quota, home_size=None) != GroupQuota(group)
     ]
     return max(quotas, key=lambda quota: quota.priority, default=None)
 
