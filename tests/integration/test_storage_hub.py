@@ -105,13 +105,18 @@ async def test_home_is_kept_across_stop_profile_change_and_user_deletion(
     await core_v1.delete_namespaced_persistent_volume_claim(f"claim-{user}", user_namespace)
 
 
+def _course_members(hub: Hub) -> tuple[str, str, str]:
+    """A new course, a student who follows it and a teacher who teaches it."""
+    course, pupil, teacher = _name("c"), _name("pupil"), _name("prof")
+    hub.add_user(pupil, ["student", f"course-{course}"])
+    hub.add_user(teacher, ["faculty", f"teacher-{course}"])
+    return course, pupil, teacher
+
+
 async def test_course_folder_is_read_only_for_students_and_writable_for_teachers(
     storage_hub: Hub, core_v1: client.CoreV1Api, user_namespace: str
 ) -> None:
-    course = _name("c")
-    pupil, teacher = _name("pupil"), _name("prof")
-    storage_hub.add_user(pupil, ["student", f"course-{course}"])
-    storage_hub.add_user(teacher, ["faculty", f"teacher-{course}"])
+    course, pupil, teacher = _course_members(storage_hub)
     mount = f"/home/jovyan/courses/{course}"
     try:
         await _start(storage_hub, pupil)
@@ -188,10 +193,7 @@ async def _forget(core_v1: client.CoreV1Api, namespace: str, *claims: str) -> No
 async def test_files_survive_a_restart_and_a_student_cannot_write_the_course_folder(
     storage_hub: Hub, core_v1: client.CoreV1Api, user_namespace: str
 ) -> None:
-    course = _name("c")
-    pupil, teacher = _name("pupil"), _name("prof")
-    storage_hub.add_user(pupil, ["student", f"course-{course}"])
-    storage_hub.add_user(teacher, ["faculty", f"teacher-{course}"])
+    course, pupil, teacher = _course_members(storage_hub)
     try:
         await _start(storage_hub, teacher)
         if _server_uid(teacher) == 0:

@@ -10,19 +10,11 @@ import pytest
 from kubernetes_asyncio.client import V1Container, V1Pod, V1PodSpec
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from unilim_hub import admission, volumes
+from unilim_hub import volumes
 
-from .test_spawner import GiB, spawner, student
+from .test_spawner import GiB, admit_everything, spawner, student  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("kubespawner_offline")
-
-
-@pytest.fixture(autouse=True)
-def admit_everything(monkeypatch):
-    async def reserve(spawner, decision, properties):
-        return None
-
-    monkeypatch.setattr(admission, "reserve", reserve)
 
 
 class FakeApi:
