@@ -138,6 +138,8 @@ class SpawnerTraits(SettingsSection):
           values apply to that course's profiles only;
         - `priority`: when a user is in several groups with quotas, the one with the
           highest priority is charged (default 0).
+        - `home_size`: the size of each member's home volume (default `home_size`); a
+          user in several groups gets the largest, and a home never shrinks.
 
         Any field may be left out (no limit of that kind). Admins override fields at run
         time with the group properties `quota.<field>` in the admin panel, e.g.
