@@ -38,7 +38,7 @@ class Component:
             return
         self.install()
         # A process of ours that is alive but unhealthy is stale: replace it.
-        procs.stop(self.name)
+        self.stop()
         self.launch()
 
     def launch(self) -> None:

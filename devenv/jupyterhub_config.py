@@ -2,7 +2,8 @@
 
 One configuration, driven by environment variables (each with the demo's value as default):
 
-UNILIM_HUB_STATE          folder of the hub's database and cookie secret
+UNILIM_HUB_STATE          folder of the hub's cookie secret and its database's name (the
+                          database itself is on the devenv's PostgreSQL)
 UNILIM_HUB_PORTS          "public,proxy-api,hub" ports on 127.0.0.1 (8000,8001,8081)
 UNILIM_HUB_AUTHENTICATOR  "sso" (UnilimAuthenticator against the devenv's Keycloak) or
                           "dummy" (JupyterHub's DummyAuthenticator, any password)
@@ -23,12 +24,15 @@ from pathlib import Path
 import yaml
 from traitlets.config import Config
 
-from devenv import keycloak, kube, paths, platform, ports, proxy, s3
+from devenv import keycloak, kube, paths, platform, ports, postgres, proxy, s3
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
 policy = yaml.safe_load((platform.REPO / "config" / "unilim.yaml").read_text("utf-8"))
 c.merge(Config(policy["hub"]["config"]))
+# Its Python snippets (named servers per group), run as Zero to JupyterHub runs them.
+for name, snippet in sorted(policy["hub"].get("extraConfig", {}).items()):
+    exec(compile(snippet, f"config/unilim.yaml: hub.extraConfig.{name}", "exec"))
 
 state = Path(os.environ.get("UNILIM_HUB_STATE", paths.STATE / "demo"))  # made by the launcher
 default_ports = f"{ports.PROXY_PUBLIC},{ports.PROXY_API},{ports.HUB}"
@@ -40,7 +44,9 @@ c.JupyterHub.bind_url = public_url
 c.JupyterHub.hub_bind_url = f"http://{ports.HOST}:{hub}"
 c.ConfigurableHTTPProxy.api_url = f"http://{ports.HOST}:{proxy_api}"
 c.ConfigurableHTTPProxy.command = [str(proxy.binary())]  # installed by whoever starts the hub
-c.JupyterHub.db_url = f"sqlite:///{state}/jupyterhub.sqlite"
+# On the devenv's PostgreSQL, as in production (a hub restarted in the other room must find
+# its database): a database per state folder, found again when the hub restarts on it.
+c.JupyterHub.db_url = postgres.hub_database(state)
 c.JupyterHub.cookie_secret_file = str(state / "cookie_secret")
 c.JupyterHub.allow_named_servers = True
 if token := os.environ.get("UNILIM_HUB_SERVICE_TOKEN"):

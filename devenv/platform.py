@@ -15,6 +15,7 @@ from devenv import kube, paths, ports, procs
 from devenv.component import Component, say
 from devenv.keycloak import Keycloak
 from devenv.kwok import Kwok
+from devenv.postgres import PostgreSQL
 from devenv.s3 import SeaweedFS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +91,7 @@ def components() -> list[Component]:
         # The proxy is not here: JupyterHub starts it (devenv.proxy installs it).
         Keycloak(),
         SeaweedFS(),
+        PostgreSQL(),  # the hubs' databases
     ]
 
 

@@ -37,6 +37,9 @@ SEAWEEDFS_FILER_GRPC = 28888
 SEAWEEDFS_ADMIN = 19646  # the admin server listens even with its UI off
 SEAWEEDFS_ADMIN_GRPC = 29646
 
+# PostgreSQL, the hubs' database server (TCP only, no Unix socket)
+POSTGRES = 15432
+
 # configurable-http-proxy and the hub
 PROXY_PUBLIC = 8000
 PROXY_API = 8001

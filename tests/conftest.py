@@ -13,6 +13,7 @@ from kubernetes_asyncio import client, config
 from devenv import keycloak as idp
 from devenv import kube, paths
 from devenv import platform as devenv_platform
+from devenv import postgres as database_server
 from devenv import s3 as seaweedfs
 from tests.integration.hub import SSO_REFRESH_AGE, Hub
 
@@ -92,6 +93,12 @@ def keycloak() -> Iterator[str]:
 def s3() -> Iterator[str]:
     """SeaweedFS with the hub's admin identity and its buckets; yields the S3 endpoint."""
     yield from _only(seaweedfs.SeaweedFS.name, seaweedfs.ENDPOINT)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """PostgreSQL, where the hubs keep their databases; yields its host:port."""
+    yield from _only(database_server.PostgreSQL.name, database_server.ADDRESS)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ __all__ = [
     "SpawnException",
     "declare_custom_scope",
     "forgive_in_failure_count",
+    "named_server_request",
     "start_kubespawner_reflectors",
     "waiting_for_response",
 ]
@@ -81,6 +82,20 @@ def forgive_in_failure_count(handler: object) -> None:
     settings = getattr(handler, "settings", None)
     if SpawnException is None and isinstance(settings, dict):
         settings["failure_count"] = settings.get("failure_count", 0) - 1
+
+
+def named_server_request(handler: Any) -> tuple[Any, str]:
+    """The user a request is about, and the named server it names ("" when none).
+
+    JupyterHub calls ``named_server_limit_per_user`` with the request's handler only. The
+    handlers that create a named server take the user's name and the server's as their
+    two path arguments (REST ``/users/<user>/servers/<server>``, the spawn page
+    ``/spawn/<user>/<server>``); the pages that only show the limit (home, admin) have
+    none, and are about the current user (a ``User``, or a service, which has no servers).
+    """
+    args = [arg or "" for arg in getattr(handler, "path_args", None) or ()]
+    user = handler.find_user(args[0]) if args and args[0] else handler.current_user
+    return user, args[1] if len(args) > 1 else ""
 
 
 def declare_custom_scope(name: str, description: str) -> None:

@@ -136,6 +136,11 @@ class SpawnerTraits(SettingsSection):
           in several groups gets, per field, the most generous value among the groups
           that set it (a group that leaves a field out has no say); a course group's
           values apply to that course's profiles only;
+        - `named_servers`: the named servers one user may have besides the default one
+          (`0`: none), the most generous among the user's groups that set it; it
+          applies once `JupyterHub.named_server_limit_per_user` is
+          `unilim_hub.named_servers.by_group(default=...)`, whose `default` applies to
+          users none of whose groups sets it;
         - `priority`: when a user is in several groups with quotas, the one with the
           highest priority is charged (default 0).
         - `home_size`: the size of each member's home volume (default `home_size`); a

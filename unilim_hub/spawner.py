@@ -69,6 +69,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     )
 
     _checked_choices: tuple[Choice, ...] = ()
+    _offered: Offer | None = None  # what _profile_list last drew the picker from
 
     @default("apply_user_options")
     def _apply_user_options_default(self) -> Any:
@@ -109,8 +110,9 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         if self._checked_choices:
             return [profile_entry(choice, language) for choice in self._checked_choices]
         properties = self.group_properties()
+        self._offered = self.offer(properties)
         profiles = []
-        for choice in self.offer(properties).choices:
+        for choice in self._offered.choices:
             profile = profile_entry(choice, language)
             profile["unilim"]["room_left"] = admission.room_hint(self, choice, properties)
             profiles.append(profile)
@@ -134,7 +136,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         """The spawn form (see :class:`~unilim_hub.compat.PickerHook`)."""
         nothing = None
         if not profiles:  # the real cause, in the picker and, if an admin's, in the log
-            nothing = choose(self.offer(), {})
+            nothing = choose(self._offered or self.offer(), {})
             if isinstance(nothing, Refusal):
                 self._log_cause(nothing)
         return render_picker(profiles, self.settings.default_language, nothing)

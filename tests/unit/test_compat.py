@@ -12,7 +12,11 @@ from typing import Any
 import jupyterhub
 import pytest
 from jupyterhub import scopes
+from jupyterhub.apihandlers.users import UserServerAPIHandler
+from jupyterhub.apihandlers.users import default_handlers as api_routes
 from jupyterhub.handlers.base import BaseHandler
+from jupyterhub.handlers.pages import SpawnHandler
+from jupyterhub.handlers.pages import default_handlers as page_routes
 from jupyterhub.spawner import Spawner
 from jupyterhub.user import User
 from kubespawner import KubeSpawner
@@ -69,6 +73,7 @@ def test_refusals_are_forgiven_only_where_jupyterhub_counts_them() -> None:
     else:
         assert compat.SpawnException is None
         assert handler.settings["failure_count"] == 2
+    compat.forgive_in_failure_count(None)  # a start without a request: nothing to forgive
 
 
 def test_a_custom_scope_is_declared_once_where_jupyterhub_looks_it_up() -> None:
@@ -93,3 +98,11 @@ def test_kubespawner_reflectors_can_be_started_again_and_checked() -> None:
     reflector = inspect.getsource(ResourceReflector)
     assert "self.first_load_future" in reflector
     assert "self.watch_task" in reflector
+
+
+def test_the_handlers_that_create_a_named_server_name_user_and_server_in_their_path() -> None:
+    # compat.named_server_request reads the target of named_server_limit_per_user there.
+    assert (r"/api/users/([^/]+)/servers/([^/]*)", UserServerAPIHandler) in api_routes
+    assert (r"/spawn/([^/]+)/([^/]+)", SpawnHandler) in page_routes
+    source = inspect.getsource(BaseHandler.get_current_user_named_server_limit)
+    assert "named_server_limit_per_user(self)" in source

@@ -1,8 +1,9 @@
-"""The error an adapter raises: its status, its message, and the failure count it leaves."""
+"""The error an adapter raises: its status and its message.
+
+The failure count a refusal leaves is pinned on each JupyterHub version in test_compat.py.
+"""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 from tornado import web
 
@@ -43,21 +44,3 @@ def test_error_page_keeps_percent_signs_of_the_message():
     assert error.status_code == 400
     assert error.log_message % error.args == error.jupyterhub_message
     assert "'%d'" in error.jupyterhub_message
-
-
-def test_a_refusal_takes_back_the_failure_jupyterhub_5_will_count(monkeypatch):
-    monkeypatch.setattr(compat, "SpawnException", None)
-    handler = SimpleNamespace(settings={"failure_count": 3})
-    compat.forgive_in_failure_count(handler)
-    assert handler.settings["failure_count"] == 2
-    fresh = SimpleNamespace(settings={})
-    compat.forgive_in_failure_count(fresh)
-    assert fresh.settings["failure_count"] == -1
-    compat.forgive_in_failure_count(None)  # no handler (a start without a request): nothing
-
-
-def test_on_jupyterhub_6_the_failure_count_is_left_alone(monkeypatch):
-    monkeypatch.setattr(compat, "SpawnException", FakeSpawnException)
-    handler = SimpleNamespace(settings={"failure_count": 3})
-    compat.forgive_in_failure_count(handler)
-    assert handler.settings == {"failure_count": 3}

@@ -74,7 +74,7 @@ def test_no_module_imports_a_module_that_imports_it_back() -> None:
 
 
 # The adapters: what JupyterHub loads. Only the command line may import them (to run them).
-ADAPTERS = {"unilim_hub.spawner", "unilim_hub.authenticator"}
+ADAPTERS = {"unilim_hub.spawner", "unilim_hub.authenticator", "unilim_hub.named_servers"}
 
 
 def test_nothing_below_the_adapters_reaches_them() -> None:

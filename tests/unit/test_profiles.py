@@ -21,7 +21,6 @@ from unilim_hub.policy.profiles import (
     course_problems,
     malformed,
     offer,
-    visible,
 )
 from unilim_hub.policy.properties import parse_group_properties
 from unilim_hub.policy.refusal import Refusal
@@ -49,24 +48,24 @@ def test_student_sees_student_profiles_and_own_course_first(example):
         "course-info101": course(**{"course.profiles": "spark"}),
         "course-stat202": course(**{"course.profiles": "r"}),
     }
-    choices = visible({"student", "course-info101"}, properties, example, TODAY)
+    choices = offer({"student", "course-info101"}, properties, example, TODAY).choices
     assert slugs(choices) == ["info101--spark", "python", "r"]
     assert choices[0].display_name("fr") == "info101 — Spark (cours de données massives)"
     assert [choice.default for choice in choices] == [True, False, False]
 
 
 def test_course_only_profiles_are_hidden_outside_courses(example):
-    assert "spark" not in slugs(visible({"student", "staff", "faculty"}, {}, example, TODAY))
+    assert "spark" not in slugs(offer({"student", "staff", "faculty"}, {}, example, TODAY).choices)
 
 
 def test_staff_see_staff_profiles(example):
-    assert slugs(visible({"staff"}, {}, example, TODAY)) == ["python", "r", "research"]
-    assert "research" not in slugs(visible({"student"}, {}, example, TODAY))
+    assert slugs(offer({"staff"}, {}, example, TODAY).choices) == ["python", "r", "research"]
+    assert "research" not in slugs(offer({"student"}, {}, example, TODAY).choices)
 
 
 def test_teacher_sees_the_profiles_of_the_course_they_teach(example):
     properties = {"course-info101": course(**{"course.profiles": "spark"})}
-    choices = visible({"faculty", "teacher-info101"}, properties, example, TODAY)
+    choices = offer({"faculty", "teacher-info101"}, properties, example, TODAY).choices
     assert slugs(choices)[0] == "info101--spark"
 
 
@@ -80,8 +79,8 @@ def test_course_profile_outside_its_dates_is_hidden(example):
             }
         )
     }
-    assert slugs(visible({"course-info101"}, properties, example, TODAY)) == []
-    assert slugs(visible({"course-info101"}, properties, example, date(2026, 11, 24))) == [
+    assert slugs(offer({"course-info101"}, properties, example, TODAY).choices) == []
+    assert slugs(offer({"course-info101"}, properties, example, date(2026, 11, 24)).choices) == [
         "info101--spark"
     ]
 
@@ -96,7 +95,7 @@ def test_pinned_tag_and_size(example):
             }
         )
     }
-    (choice, *_) = visible({"student", "course-info101"}, properties, example, TODAY)
+    (choice, *_) = offer({"student", "course-info101"}, properties, example, TODAY).choices
     assert choice.image == "quay.io/jupyter/scipy-notebook:2025-03-17"
     assert [size.slug for size in choice.sizes] == ["large"]
 
@@ -112,7 +111,7 @@ def test_pinned_tag_and_size(example):
 )
 def test_a_wrong_course_setting_withdraws_the_course_profile(example, setting):
     properties = {"course-info101": course(**{"course.profiles": "python"}, **setting)}
-    assert slugs(visible({"student", "course-info101"}, properties, example, TODAY)) == [
+    assert slugs(offer({"student", "course-info101"}, properties, example, TODAY).choices) == [
         "python",
         "r",
     ]
@@ -136,7 +135,7 @@ def test_what_withdraws_a_course_profile_is_explained(example):
 
 def test_a_course_cannot_offer_a_profile_its_students_may_not_use(example):
     properties = {"course-info101": course(**{"course.profiles": "research, spark"})}
-    assert slugs(visible({"student", "course-info101"}, properties, example, TODAY)) == [
+    assert slugs(offer({"student", "course-info101"}, properties, example, TODAY).choices) == [
         "info101--spark",
         "python",
         "r",
@@ -145,31 +144,31 @@ def test_a_course_cannot_offer_a_profile_its_students_may_not_use(example):
 
 def test_sizes_above_the_charged_groups_ceiling_are_not_offered(example):
     student = {"student": course(**{"quota.server_mem_limit": "2G"})}
-    (python, _r) = visible({"student"}, student, example, TODAY)
+    (python, _r) = offer({"student"}, student, example, TODAY).choices
     assert [size.slug for size in python.sizes] == ["standard"]
     # The most generous ceiling among the groups that set it wins, field by field (issue 10.2:
     # the student's 4-CPU ceiling of the example stands until staff sets a CPU ceiling too).
     staff = student | {"staff": course(**{"quota.server_mem_limit": "16G", "quota.priority": "30"})}
-    assert "research" not in slugs(visible({"student", "staff"}, staff, example, TODAY))
+    assert "research" not in slugs(offer({"student", "staff"}, staff, example, TODAY).choices)
     staff["staff"] = course(**{"quota.server_mem_limit": "16G", "quota.server_cpu_limit": "8"})
-    assert "research" in slugs(visible({"student", "staff"}, staff, example, TODAY))
+    assert "research" in slugs(offer({"student", "staff"}, staff, example, TODAY).choices)
 
 
 def test_sizes_above_the_course_ceiling_are_not_offered(example):
     properties = {
         "course-info101": course(**{"course.profiles": "python", "quota.server_mem_limit": "2G"})
     }
-    (choice, *_) = visible({"student", "course-info101"}, properties, example, TODAY)
+    (choice, *_) = offer({"student", "course-info101"}, properties, example, TODAY).choices
     assert [size.slug for size in choice.sizes] == ["standard"]
 
 
 def test_last_choice_is_preselected(example):
-    choices = visible({"student"}, {}, example, TODAY, last_choice="r")
+    choices = offer({"student"}, {}, example, TODAY, last_choice="r").choices
     assert [choice.slug for choice in choices if choice.default] == ["r"]
 
 
 def test_user_of_no_allowed_group_sees_nothing(example):
-    assert visible({"alumni"}, {}, example, TODAY) == ()
+    assert offer({"alumni"}, {}, example, TODAY).choices == ()
 
 
 # Property-based: random catalogs, group sets, course assignments and dates.
@@ -228,7 +227,7 @@ def settings_with(catalog):
 )
 def test_visibility_properties(catalog, groups, properties, today, last_choice):
     settings = settings_with(catalog)
-    choices = visible(groups, properties, settings, today, last_choice)
+    choices = offer(groups, properties, settings, today, last_choice).choices
     courses = {
         group.split("-", 1)[1] for group in groups if group.startswith(("course-", "teacher-"))
     }
@@ -253,11 +252,11 @@ def test_visibility_properties(catalog, groups, properties, today, last_choice):
         assert sum(choice.default for choice in choices) == 1
     assert len({choice.slug for choice in choices}) == len(choices)
     # Stable: the same question gets the same answer, in the same order.
-    assert visible(sorted(groups), properties, settings, today, last_choice) == choices
+    assert offer(sorted(groups), properties, settings, today, last_choice).choices == choices
 
 
 def test_start_request_matching_the_list_is_chosen(example):
-    choices = visible({"student"}, {}, example, TODAY)
+    choices = offer({"student"}, {}, example, TODAY).choices
     decision = choose(choices, {"profile": "python", "size": "large"})
     assert isinstance(decision, Chosen)
     assert (decision.choice.slug, decision.size.slug) == ("python", "large")
@@ -277,7 +276,7 @@ def test_start_request_matching_the_list_is_chosen(example):
     ],
 )
 def test_start_request_outside_the_list_is_refused(example, options, code):
-    decision = choose(visible({"student"}, {}, example, TODAY), options)
+    decision = choose(offer({"student"}, {}, example, TODAY), options)
     assert isinstance(decision, Refusal) and decision.code == code
 
 
@@ -286,7 +285,7 @@ def test_user_with_nothing_visible_is_refused_whatever_they_ask(example):
 
 
 def test_picker_escapes_what_admins_typed(example):
-    entry = profile_entry(visible({"student"}, {}, example, TODAY)[0], "fr")
+    entry = profile_entry(offer({"student"}, {}, example, TODAY).choices[0], "fr")
     hostile = "<script>alert(1)</script>"
     entry["unilim"]["names"]["fr"] = entry["unilim"]["descriptions"]["fr"] = hostile
     entry["unilim"]["sizes"][0]["names"]["fr"] = hostile
@@ -299,7 +298,7 @@ def test_course_profile_is_offered_on_its_first_day_and_on_a_one_day_course(exam
     first_day = {
         "course-info101": course(**{"course.profiles": "spark", "course.spark.start": "2026-11-25"})
     }
-    assert slugs(visible({"course-info101"}, first_day, example, TODAY)) == ["info101--spark"]
+    assert slugs(offer({"course-info101"}, first_day, example, TODAY).choices) == ["info101--spark"]
     one_day = {
         "course-info101": course(
             **{
@@ -309,18 +308,18 @@ def test_course_profile_is_offered_on_its_first_day_and_on_a_one_day_course(exam
             }
         )
     }
-    assert slugs(visible({"course-info101"}, one_day, example, TODAY)) == ["info101--spark"]
-    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 26))) == []
-    assert slugs(visible({"course-info101"}, one_day, example, date(2026, 11, 24))) == []
+    assert slugs(offer({"course-info101"}, one_day, example, TODAY).choices) == ["info101--spark"]
+    assert slugs(offer({"course-info101"}, one_day, example, date(2026, 11, 26)).choices) == []
+    assert slugs(offer({"course-info101"}, one_day, example, date(2026, 11, 24)).choices) == []
 
 
 def test_sizes_above_the_cpu_ceiling_are_not_offered(example):
     # The example's python sizes ask 2 and 4 CPU: a 3-CPU ceiling keeps only the first.
     student = {"student": course(**{"quota.server_cpu_limit": "3"})}
-    (python, _r) = visible({"student"}, student, example, TODAY)
+    (python, _r) = offer({"student"}, student, example, TODAY).choices
     assert [size.slug for size in python.sizes] == ["standard"]
     student = {"student": course(**{"quota.server_cpu_limit": "1"})}
-    assert visible({"student"}, student, example, TODAY) == ()
+    assert offer({"student"}, student, example, TODAY).choices == ()
 
 
 def refusal_of(example, groups, properties, options=None, today=TODAY):
@@ -427,7 +426,7 @@ def test_any_json_start_body_is_chosen_or_refused_with_a_message(body):
 
 
 def test_picker_attributes_are_quoted_in_both_languages(example):
-    entry = profile_entry(visible({"student"}, {}, example, TODAY)[0], "fr")
+    entry = profile_entry(offer({"student"}, {}, example, TODAY).choices[0], "fr")
     hostile = 'x" onmouseover="alert(1)'
     for lang in ("fr", "en"):
         entry["unilim"]["names"][lang] = entry["unilim"]["sizes"][0]["names"][lang] = hostile
@@ -465,7 +464,7 @@ def test_what_withdraws_a_course_profile_is_explained_with_the_accepted_values(e
 
 def test_names_shown_for_catalog_and_course_profiles(example):
     properties = {"course-info101": course(**{"course.profiles": "python"})}
-    info, python, r = visible({"student", "course-info101"}, properties, example, TODAY)
+    info, python, r = offer({"student", "course-info101"}, properties, example, TODAY).choices
     assert python.display_name("en") == "Python (data science)"
     assert python.display_name("fr") == "Python (science des données)"
     assert info.display_name("en") == "info101 — Python (data science)"

@@ -204,3 +204,12 @@ def test_a_course_property_with_a_newline_forges_no_log_line(caplog):
     assert "course.python.tag" in caplog.text
     assert not any(line.startswith("[E 2026") for line in caplog.text.splitlines())
     assert "z" * 100 not in caplog.text
+
+
+async def test_an_empty_picker_reads_the_group_properties_once(caplog):
+    # Nothing to offer (every size above the ceiling): the picker names the cause from the
+    # offer the profile list was drawn from; a junk property is logged once, not twice.
+    made = spawner(student(**{"quota.server_mem_limit": "1G", "quota.servers": "lots"}), {})
+    html = await made.options_form(made)
+    assert "quota.server_mem_limit = 1G" in html
+    assert caplog.text.count("quota.servers") == 1

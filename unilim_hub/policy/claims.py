@@ -15,7 +15,6 @@ What cannot be used as it is, is refused (a username) or ignored and logged (a g
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -23,14 +22,13 @@ from .group_names import group_name
 from .models import ClaimRules, GroupNaming
 from .problems import AUTHENTICATOR, Checker, Raw
 from .refusal import Refusal
+from .untrusted import shown
 
 # Lower-case ASCII letters, digits and . _ @ -, starting and ending with a letter or digit:
 # safe in URLs, Kubernetes object names (KubeSpawner escapes them) and S3 prefixes.
 _USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9._@-]{0,62}[a-z0-9])?\Z")
 # JupyterHub's rule for role names.
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9\-_~.]{1,253}[a-z0-9]\Z")
-# Longer claim values are cut in the log, never used.
-_SHOWN = 64
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ def normalise_username(value: str) -> str | Refusal:
     """
     if _USERNAME.match(value):
         return value
-    return Refusal("login.invalid_username", {"username": _shown(value)})
+    return Refusal("login.invalid_username", {"username": shown(value)})
 
 
 def membership(
@@ -105,13 +103,13 @@ def membership(
         if group is not None and naming.is_known(group):
             groups.add(group)
         else:
-            ignored.append(f"{where}={_shown(value)}")
+            ignored.append(f"{where}={shown(value)}")
     for value in _values(claim_at(claims, rules.affiliation_claim)):
         group = _affiliation_group(value, rules, naming)
         if group:
             groups.add(group)
         else:
-            ignored.append(f"{rules.affiliation_claim}={_shown(value)}")
+            ignored.append(f"{rules.affiliation_claim}={shown(value)}")
     return Membership(frozenset(groups), tuple(ignored))
 
 
@@ -149,21 +147,6 @@ def _affiliation_group(value: object, rules: ClaimRules, naming: GroupNaming) ->
     affiliation = value.strip().split("@", 1)[0].lower()
     group = rules.affiliation_map.get(affiliation, affiliation)
     return group if group in naming.affiliations else None
-
-
-def _shown(value: object) -> str:
-    """A claim value as logs and pages show it: cut, and with control characters escaped.
-
-    A newline in a claim value would otherwise forge a line of the hub log.
-    """
-    text = repr(value) if not isinstance(value, str) else value
-    cut = text if len(text) <= _SHOWN else f"{text[:_SHOWN]}… ({len(text)} characters)"
-    return "".join(
-        char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char).startswith("C")
-        else char
-        for char in cut
-    )
 
 
 def parse_claim_rules(check: Checker, raw: Raw, naming: GroupNaming) -> ClaimRules:

@@ -1,6 +1,6 @@
 """Which environments a user may pick: the catalog by group, then their courses' profiles.
 
-One pure function, :func:`visible`, answers for the picker and again at spawn time, so
+One pure function, :func:`offer`, answers for the picker and again at spawn time, so
 what a user cannot see they cannot start, whichever way the request comes.
 """
 
@@ -69,17 +69,6 @@ class Offer:
 
     choices: tuple[Choice, ...]
     hidden: tuple[Hidden, ...] = ()
-
-
-def visible(
-    groups: Collection[str],
-    properties: Mapping[str, GroupProperties],
-    settings: Settings,
-    today: date,
-    last_choice: str | None = None,
-) -> tuple[Choice, ...]:
-    """The profiles a member of ``groups`` may start today, in display order (see :func:`offer`)."""
-    return offer(groups, properties, settings, today, last_choice).choices
 
 
 def offer(

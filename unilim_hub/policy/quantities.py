@@ -71,6 +71,17 @@ def parse_count(value: object) -> int:
     return int(_match(_COUNT, value, "count.invalid").group())
 
 
+def parse_named_servers(value: object) -> int:
+    """Named servers per user: a whole number >= 0, where 0 means none.
+
+    Not JupyterHub's meaning of 0 ("no limit"), hence a message that says so.
+    """
+    try:
+        return parse_count(value)
+    except InvalidValue as invalid:
+        raise InvalidValue("named_servers.invalid", **invalid.params) from None
+
+
 def parse_priority(value: object) -> int:
     """A whole number, possibly negative."""
     text = _text(value)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from .models import GroupNaming, GroupQuota, Size
 from .problems import Checker
-from .quantities import parse_count, parse_cpu, parse_memory, parse_priority
+from .quantities import parse_count, parse_cpu, parse_memory, parse_named_servers, parse_priority
 
 # The same words in configuration (group_quotas) and in group properties (quota.<word>).
 QUOTA_FIELDS: Mapping[str, Callable[[object], int]] = {
@@ -17,6 +17,7 @@ QUOTA_FIELDS: Mapping[str, Callable[[object], int]] = {
     "server_cpu_limit": parse_cpu,
     "server_mem_limit": parse_memory,
     "server_gpu_limit": parse_count,
+    "named_servers": parse_named_servers,
     "priority": parse_priority,
     "home_size": parse_memory,
 }
@@ -80,11 +81,12 @@ CEILING_FIELDS = ("server_cpu_limit", "server_mem_limit", "server_gpu_limit")
 
 @dataclass(frozen=True)
 class Limit:
-    """One per-server ceiling and where it comes from, so a refusal can name it."""
+    """One per-server ceiling, or the named-server limit, and where it comes from, so a
+    refusal can name it."""
 
-    value: int  # millicores or bytes
+    value: int  # millicores, bytes, GPUs or named servers
     group: str
-    field: str  # a CEILING_FIELDS name
+    field: str  # a CEILING_FIELDS name, or NAMED_SERVERS
     from_property: bool  # set by the group property quota.<field>, else by group_quotas
 
     @property
@@ -115,6 +117,22 @@ class Ceiling:
         return None
 
 
+def _most_generous(
+    groups: Iterable[str],
+    field: str,
+    baseline: Mapping[str, GroupQuota],
+    overrides: Mapping[str, Mapping[str, int]],
+) -> Limit | None:
+    """The highest value of ``field`` among ``groups`` that set it; ties go to the group
+    whose name sorts first. ``None`` when no group sets it."""
+    limits = [
+        limit
+        for group in sorted(set(groups))
+        if (limit := _limit(group, field, baseline, overrides.get(group, {}))) is not None
+    ]
+    return max(limits, key=lambda limit: limit.value, default=None)
+
+
 def _limit(
     group: str,
     field: str,
@@ -140,16 +158,10 @@ def user_ceiling(
     limit. Course groups are left out: a course's limits apply to its own profiles only
     (:func:`course_ceiling`). Ties go to the group whose name sorts first.
     """
-    counted = sorted(group for group in set(groups) if naming.course_of(group) is None)
-    fields = []
-    for field in CEILING_FIELDS:
-        limits = [
-            limit
-            for group in counted
-            if (limit := _limit(group, field, baseline, overrides.get(group, {}))) is not None
-        ]
-        fields.append(max(limits, key=lambda limit: limit.value, default=None))
-    return Ceiling(*fields)
+    counted = [group for group in groups if naming.course_of(group) is None]
+    return Ceiling(
+        *(_most_generous(counted, field, baseline, overrides) for field in CEILING_FIELDS)
+    )
 
 
 def course_ceiling(
@@ -162,3 +174,20 @@ def course_ceiling(
     user's. A course may raise or lower a ceiling for its own profiles."""
     cpu, mem, gpu = (_limit(course_group, field, baseline, override) for field in CEILING_FIELDS)
     return Ceiling(cpu or user.cpu, mem or user.mem, gpu or user.gpu)
+
+
+NAMED_SERVERS = "named_servers"
+
+
+def named_server_limit(
+    groups: Iterable[str],
+    baseline: Mapping[str, GroupQuota],
+    overrides: Mapping[str, Mapping[str, int]],
+) -> Limit | None:
+    """The most named servers a user may have (stopped ones count, as in JupyterHub).
+
+    The most generous value among the user's groups that set ``named_servers``, course
+    groups included (named servers belong to no profile); ``None`` when none sets it,
+    and then JupyterHub's own ``named_server_limit_per_user`` applies. ``0`` means none.
+    """
+    return _most_generous(groups, NAMED_SERVERS, baseline, overrides)
