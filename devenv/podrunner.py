@@ -30,7 +30,7 @@ from typing import Any
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from devenv import kube, paths, ports, secretvolumes
+from devenv import kube, paths, podvolumes, ports, secretvolumes
 
 NAMESPACE = os.environ.get("UNILIM_PODRUNNER_NAMESPACE", kube.USER_NAMESPACE)
 LABEL = "unilim.fr/podrunner"
@@ -184,7 +184,32 @@ async def start_singleuser(api: client.CoreV1Api, pod: client.V1Pod, served: Ser
     program = Path(sys.executable).with_name("jupyterhub-singleuser")
     # The devenv runs as root (CI does); in a real pod the server runs as an arbitrary UID.
     argv = [str(program), f"--ip={served.ip}", f"--port={served.port}", "--allow-root"]
+    mounts = podvolumes.pod_mounts(pod, await claim_dirs(api, pod))
+    home = podvolumes.home_mount(mounts, podvolumes.HOME)
+    if home is not None:  # a pod with a home volume: its server runs as the pod's user
+        uid = podvolumes.run_as(pod)
+        podvolumes.prepare_dirs(mounts, home, uid)
+        env["HOME"] = home.source
+        argv = podvolumes.launcher(argv[:-1], mounts, home, uid)
     served.process = await spawn(pod.metadata.name, argv, env, Path(env["HOME"]))
+
+
+async def claim_dirs(api: client.CoreV1Api, pod: client.V1Pod) -> dict[str, str]:
+    """Claim name -> the directory of the devenv volume it is bound to."""
+    found = {}
+    for volume in pod.spec.volumes or []:
+        source = volume.persistent_volume_claim
+        if source is None:
+            continue
+        claim = await api.read_namespaced_persistent_volume_claim(
+            source.claim_name, pod.metadata.namespace
+        )
+        if not claim.spec.volume_name:
+            continue
+        bound = await api.read_persistent_volume(claim.spec.volume_name)
+        if bound.spec.host_path is not None:
+            found[source.claim_name] = bound.spec.host_path.path
+    return found
 
 
 async def start_echo(pod: client.V1Pod, served: Served) -> None:

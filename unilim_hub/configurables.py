@@ -155,6 +155,8 @@ class SpawnerTraits(SettingsSection):
           users none of whose groups sets it;
         - `priority`: when a user is in several groups with quotas, the one with the
           highest priority is charged (default 0).
+        - `home_size`: the size of each member's home volume (default `home_size`); a
+          user in several groups gets the largest, and a home never shrinks.
 
         Any field may be left out (no limit of that kind). Admins override fields at run
         time with the group properties `quota.<field>` in the admin panel, e.g.
@@ -243,6 +245,21 @@ class SpawnerTraits(SettingsSection):
         "",
         config=True,
         help="Storage class of course folders (NFS, ReadWriteMany); empty for the default class.",
+    )
+
+    course_folders = Bool(
+        True,
+        config=True,
+        help="""
+        Mount one shared folder per course at `~/courses/<course>`: read-write for the
+        course's teachers (`teacher-<course>`), read-only for its students
+        (`course-<course>`). Each course's volume (ReadWriteMany, `course_storage_class`)
+        is created the first time a member starts a server. Needs the hub to manage
+        volumes (`storage_pvc_ensure`, Zero to JupyterHub's `singleuser.storage.type:
+        dynamic`).
+
+        .. versionadded:: 0.3
+        """,
     )
 
     course_size = Union(

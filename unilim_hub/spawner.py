@@ -20,7 +20,7 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import admission, configuration, rooms, s3access
+from . import admission, configuration, rooms, s3access, volumes
 from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
@@ -36,6 +36,7 @@ from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, off
 from .policy.properties import GroupProperties, parse_group_properties
 from .policy.refusal import Refusal
 from .policy.untrusted import shown
+from .policy.volumes import home_claim_name
 
 
 class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  # type: ignore[misc]  # upstream is untyped
@@ -88,6 +89,17 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         }
+
+    @default("pvc_name_template")
+    def _home_claim_default(self) -> str:
+        # One home per user, shared by their named servers (KubeSpawner's default gives
+        # each named server its own); a safe DNS label, so no template field in it.
+        return home_claim_name(self.user.name)
+
+    @default("storage_access_modes")
+    def _home_access_default(self) -> list[str]:
+        # Named servers of one user may run on different nodes with the same home.
+        return ["ReadWriteMany"]
 
     @default("profile_list")
     def _profile_list_default(self) -> Any:
@@ -255,6 +267,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         finally:
             self._checked_choices = ()
         await self._admit(decision, properties)
+        volumes.size_home(self, properties)
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
 
     def _refuse(self, decision: Refusal) -> NoReturn:
@@ -305,7 +318,8 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 await s3access.stop(self)
 
     async def get_pod_manifest(self) -> Any:
-        pod = await s3access.attach(self, await super().get_pod_manifest())
+        pod = await volumes.prepare(self, await super().get_pod_manifest())
+        pod = await s3access.attach(self, pod)
         return admission.mark(pod, self._reservation, spread_key(self.settings.rooms))
 
     async def create_pod(self, pod: Any, attempt: Callable[[], Awaitable[bool]]) -> bool:

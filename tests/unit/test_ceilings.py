@@ -180,7 +180,7 @@ def test_every_wrong_group_quota_is_explained_with_what_was_typed():
     assert said(["student"]) == {"UnilimSpawner.group_quotas": f"['student'] {mapping}"}
     assert said({"student": 5, "staff": {"servrs": 1}}) == {
         "UnilimSpawner.group_quotas['student']": f"5 {mapping}",
-        "UnilimSpawner.group_quotas['staff'].servrs": "Unknown key. Accepted keys: cpu, memory, "
-        "named_servers, priority, server_cpu_limit, server_gpu_limit, server_mem_limit, servers. "
-        "Did you mean 'servers'?",
+        "UnilimSpawner.group_quotas['staff'].servrs": "Unknown key. Accepted keys: cpu, "
+        "home_size, memory, named_servers, priority, server_cpu_limit, server_gpu_limit, "
+        "server_mem_limit, servers. Did you mean 'servers'?",
     }

@@ -172,7 +172,7 @@ def test_problems_are_told_with_their_values():
     assert said["quota.srevers"] == (
         "quota.srevers: Unknown group property: accepted keys are quota.servers, quota.cpu,"
         " quota.memory, quota.server_cpu_limit, quota.server_mem_limit, quota.server_gpu_limit,"
-        " quota.named_servers, quota.priority."
+        " quota.named_servers, quota.priority, quota.home_size."
     )
     assert "course.profiles, course.<profile>.tag, course.<profile>.size" in said["course.r.when"]
 

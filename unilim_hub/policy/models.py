@@ -71,6 +71,7 @@ class GroupQuota:
     server_gpu_limit: int | None = None  # GPUs one server may ask for
     named_servers: int | None = None  # named servers per user; 0: none
     priority: int = 0  # the highest-priority group of a user is the one charged
+    home_size: int | None = None  # bytes; a user gets the largest among their groups
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ QUOTA_FIELDS: Mapping[str, Callable[[object], int]] = {
     "server_gpu_limit": parse_count,
     "named_servers": parse_named_servers,
     "priority": parse_priority,
+    "home_size": parse_memory,
 }
 
 
@@ -68,6 +69,8 @@ def charged_quota(
         quota
         for group in sorted(set(groups))
         if (quota := effective_quota(group, baseline, overrides.get(group, {}))) is not None
+        # A group that only sizes homes has no say on where servers are charged.
+        and replace(quota, home_size=None) != GroupQuota(group)
     ]
     return max(quotas, key=lambda quota: quota.priority, default=None)
 

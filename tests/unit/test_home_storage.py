@@ -1,0 +1,96 @@
+"""Homes and course folders as UnilimSpawner asks for them (fake API; the real API server:
+tests/integration/test_storage_hub.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client import V1Container, V1Pod, V1PodSpec
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from unilim_hub import volumes
+
+from .test_spawner import GiB, admit_everything, spawner, student  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.usefixtures("kubespawner_offline")
+
+
+class FakeApi:
+    """The PVC calls volumes.py makes, recorded; ``claims`` is what exists."""
+
+    def __init__(self, claims: dict[str, str]) -> None:
+        self.claims = claims  # name -> requested storage
+        self.created: list[dict[str, Any]] = []
+        self.patched: list[tuple[str, dict[str, Any]]] = []
+
+    async def read_namespaced_persistent_volume_claim(self, name: str, namespace: str) -> Any:
+        requests = {"storage": self.claims[name]}
+        return SimpleNamespace(spec=SimpleNamespace(resources=SimpleNamespace(requests=requests)))
+
+    async def patch_namespaced_persistent_volume_claim(self, name, namespace, body) -> None:
+        self.patched.append((name, body))
+
+    async def create_namespaced_persistent_volume_claim(self, namespace, body) -> None:
+        if body["metadata"]["name"] in self.claims:
+            raise ApiException(status=409, reason="AlreadyExists")
+        self.created.append(body)
+
+
+def _pod() -> V1Pod:
+    return V1Pod(spec=V1PodSpec(containers=[V1Container(name="notebook")]))
+
+
+async def _started(groups: dict[str, dict[str, Any]], api: FakeApi) -> tuple[Any, V1Pod]:
+    made = spawner(groups, {"profile": "python"})
+    made.storage_pvc_ensure = True
+    made.api = api
+    await made.load_user_options()
+    return made, await volumes.prepare(made, _pod())
+
+
+def test_one_home_per_user_never_deleted_by_default() -> None:
+    made = spawner(student(), {})
+    assert made.pvc_name == "claim-alice"
+    assert made.delete_pvc is False
+    assert made.storage_access_modes == ["ReadWriteMany"]
+
+
+async def test_home_size_comes_from_the_most_generous_group() -> None:
+    api = FakeApi({"claim-alice": "10Gi"})
+    groups = {"student": {"quota.home_size": "5G"}, "staff": {"quota.home_size": "20Gi"}}
+    made, _ = await _started(groups, api)
+    assert made.storage_capacity == str(20 * GiB)
+    assert api.patched == [
+        ("claim-alice", {"spec": {"resources": {"requests": {"storage": str(20 * GiB)}}}})
+    ]
+
+
+async def test_a_smaller_size_never_shrinks_a_home() -> None:
+    api = FakeApi({"claim-alice": "10Gi"})
+    await _started(student(**{"quota.home_size": "5G"}), api)
+    assert api.patched == []
+
+
+async def test_students_read_and_teachers_write_course_folders() -> None:
+    api = FakeApi({"claim-alice": "10Gi", "course-info101": "50Gi"})
+    # A teacher in the course group too still writes (the group lookup needs no hub here).
+    groups = {"student": {}, "course-info101": {}, "teacher-stat202": {}, "course-stat202": {}}
+    _, pod = await _started(groups, api)
+    assert [claim["metadata"]["name"] for claim in api.created] == ["course-stat202"]
+    assert api.created[0]["spec"]["accessModes"] == ["ReadWriteMany"]
+    mounts = {m.mount_path: m.read_only for m in pod.spec.containers[0].volume_mounts}
+    assert mounts == {
+        "/home/jovyan/courses/info101": True,
+        "/home/jovyan/courses/stat202": False,
+    }
+    sources = {v.name: v.persistent_volume_claim.read_only for v in pod.spec.volumes}
+    assert sources == {"course-info101": True, "course-stat202": False}
+
+
+async def test_no_volumes_when_the_hub_manages_none() -> None:
+    made = spawner({"student": {}, "course-info101": {}}, {"profile": "python"})
+    await made.load_user_options()
+    pod = await volumes.prepare(made, _pod())
+    assert pod.spec.volumes is None
