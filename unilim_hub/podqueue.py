@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import aiohttp
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from . import metrics
 from .i18n import translate
+from .kubeapi import transient
 
 log = logging.getLogger("unilim_hub.podqueue")
 
@@ -112,20 +110,6 @@ def shared_queue(concurrency: int) -> PodCreationQueue:
 
 class ApiUnavailable(Exception):
     """The API server did not take the pod before the start's deadline."""
-
-
-def transient(error: BaseException) -> bool:
-    """A failure worth retrying: the API server overloaded, restarting or unreachable.
-
-    Right after it starts, the API server refuses the hub's requests (401, or 403 "User
-    ... cannot ...") until it has loaded tokens and RBAC: retried too. Other refusals
-    (a pod that violates Pod Security, a ResourceQuota) are the server's own failure.
-    """
-    if isinstance(error, ApiException):
-        status = error.status or 0
-        not_yet_authorized = status == 401 or (status == 403 and " cannot " in str(error.body))
-        return status == 429 or status >= 500 or not_yet_authorized
-    return isinstance(error, aiohttp.ClientError | ConnectionError | TimeoutError | OSError)
 
 
 async def create_until(

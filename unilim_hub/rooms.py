@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio.client import (
     V1Affinity,
     V1LabelSelector,
@@ -30,6 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from . import metrics
 from .cluster import ROOM, ClusterView, NodeState
 from .i18n import translate
+from .kubeapi import FAILURES
 from .policy.admission import Usage
 from .policy.models import Room
 from .policy.placement import Placed, Requirement, RoomView, bound_room, room_of
@@ -54,7 +54,7 @@ async def home_room(spawner: Any, rooms: tuple[Room, ...], view: ClusterView) ->
         volume = await spawner.api.read_persistent_volume(
             pvc.spec.volume_name, _request_timeout=timeout
         )
-    except (ApiException, aiohttp.ClientError, OSError, TimeoutError) as error:
+    except FAILURES as error:
         if not (isinstance(error, ApiException) and error.status == 404):
             language = spawner.settings.default_language
             spawner.log.warning(

@@ -32,7 +32,7 @@ from kubernetes_asyncio.client import (
 )
 from kubernetes_asyncio.client.rest import ApiException
 
-from . import objectstore
+from . import kubeapi, objectstore
 from .errors import spawn_error
 from .i18n import translate
 from .objectstore import STSError, TemporaryCredentials
@@ -48,6 +48,11 @@ EXPIRATION_FILE = "expiration"
 LABEL = "unilim.fr/s3-credentials"
 # A renewal that failed is tried again after this many seconds (or the interval if shorter).
 RETRY_SECONDS = 60
+# How long a start keeps trying to write its Secret while the API server does not answer;
+# after that it starts without S3 (the renewal writes the Secret once the server is back).
+SECRET_WRITE_SECONDS = 30
+# Everything that means "no credentials in the Secret now": S3 or the API server failed.
+UNAVAILABLE = (STSError, *kubeapi.FAILURES)
 
 
 def secret_name(spawner: Any) -> str:
@@ -177,8 +182,11 @@ async def attach(spawner: Any, pod: Any) -> Any:
         _tell(spawner, "spawn.s3_courses_left_out", courses=courses)
     try:
         credentials = await issue(spawner, grant)
-        await write_secret(spawner, client_files(spawner.settings.storage.s3, credentials))
-    except (STSError, ApiException) as error:
+        files = client_files(spawner.settings.storage.s3, credentials)
+        await kubeapi.retrying(
+            lambda: write_secret(spawner, files), SECRET_WRITE_SECONDS, "Writing an S3 Secret"
+        )
+    except UNAVAILABLE as error:
         _log(spawner, "log.s3_unavailable", error=shown(str(error)))
         if spawner.settings.storage.s3.strict:
             raise spawn_error(
@@ -192,8 +200,11 @@ async def attach(spawner: Any, pod: Any) -> Any:
 
 async def _forget_old(spawner: Any) -> None:
     # Credentials of an earlier start must not stand in for ones that could not be issued.
-    with contextlib.suppress(ApiException):
+    # If the API server does not answer, the Secret goes with its pod (its owner) anyway.
+    try:
         await delete_secret(spawner)
+    except kubeapi.FAILURES as error:
+        spawner.log.warning("Cannot delete %s: %s", secret_name(spawner), shown(str(error)))
 
 
 def _tell(spawner: Any, code: str, **params: object) -> None:
@@ -255,7 +266,7 @@ async def _renew(spawner: Any) -> bool:
     try:
         credentials = await issue(spawner, grant_for(spawner))
         await write_secret(spawner, client_files(spawner.settings.storage.s3, credentials))
-    except (STSError, ApiException) as error:
+    except UNAVAILABLE as error:
         seconds = min(RETRY_SECONDS, spawner.settings.storage.s3.refresh_interval)
         _log(spawner, "log.s3_refresh_failed", seconds=seconds, error=shown(str(error)))
         return False
@@ -271,8 +282,9 @@ async def _own_by_pod(spawner: Any) -> None:
         owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name}
         patch = {"metadata": {"ownerReferences": [{**owner, "uid": pod.metadata.uid}]}}
         await spawner.api.patch_namespaced_secret(secret_name(spawner), spawner.namespace, patch)
-    except ApiException as error:
-        if error.status != 404:  # no pod (stopped) or no Secret (S3 down): nothing to own
+    except kubeapi.FAILURES as error:
+        # 404: no pod (stopped) or no Secret (S3 down): nothing to own.
+        if not (isinstance(error, ApiException) and error.status == 404):
             spawner.log.warning(
-                "Cannot set the owner of %s: %s", secret_name(spawner), error.reason
+                "Cannot set the owner of %s: %s", secret_name(spawner), shown(str(error))
             )

@@ -19,6 +19,8 @@ from kubernetes_asyncio.client import (
 )
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from . import kubeapi
+from .errors import spawn_error
 from .policy.problems import InvalidValue
 from .policy.properties import GroupProperties
 from .policy.quantities import parse_memory
@@ -30,6 +32,8 @@ UnilimSpawner = Any
 
 # The label every volume unilim-hub creates carries, with what it holds.
 KIND_LABEL = "unilim.fr/volume"
+# How long a start keeps asking a silent API server for a course's claim.
+CLAIM_SECONDS = 30
 
 
 def size_home(spawner: UnilimSpawner, properties: Mapping[str, GroupProperties]) -> None:
@@ -66,8 +70,13 @@ def _requested(claim: Any) -> int | None:
 
 
 async def _grow_home(spawner: UnilimSpawner) -> None:
+    """Ask for the larger size; a failure leaves the home as it is (asked again next start)."""
     name, namespace = spawner.pvc_name, spawner.namespace
-    claim = await spawner.api.read_namespaced_persistent_volume_claim(name, namespace)
+    try:
+        claim = await spawner.api.read_namespaced_persistent_volume_claim(name, namespace)
+    except kubeapi.FAILURES as error:
+        spawner.log.warning("Cannot read home %s to grow it: %s", name, error)
+        return
     wanted = int(spawner.storage_capacity)
     requested = _requested(claim)
     if not needs_expansion(requested, wanted):
@@ -76,9 +85,9 @@ async def _grow_home(spawner: UnilimSpawner) -> None:
     patch = {"spec": {"resources": {"requests": {"storage": str(wanted)}}}}
     try:
         await spawner.api.patch_namespaced_persistent_volume_claim(name, namespace, patch)
-    except ApiException as error:
+    except kubeapi.FAILURES as error:
         # The storage class may not allow expansion: the server still starts.
-        spawner.log.warning("Cannot grow home %s: %s %s", name, error.status, error.reason)
+        spawner.log.warning("Cannot grow home %s: %s", name, error)
 
 
 async def _ensure_course_claim(spawner: UnilimSpawner, course: CourseVolume) -> None:
@@ -96,11 +105,31 @@ async def _ensure_course_claim(spawner: UnilimSpawner, course: CourseVolume) -> 
         },
     }
     try:
-        await spawner.api.create_namespaced_persistent_volume_claim(spawner.namespace, claim)
+        await kubeapi.retrying(
+            lambda: spawner.api.create_namespaced_persistent_volume_claim(spawner.namespace, claim),
+            CLAIM_SECONDS,
+            f"Creating the claim {course.claim}",
+        )
         spawner.log.info("Created the folder of course %s: %s", course.course, course.claim)
-    except ApiException as error:
-        if error.status != 409:  # 409: it exists, the usual case
-            raise
+    except kubeapi.FAILURES as error:
+        if isinstance(error, ApiException) and error.status == 409:
+            return  # it exists: the usual case
+        spawner.log.error("Cannot create the claim %s: %s", course.claim, error)
+        raise spawn_error(
+            "spawn.course_folder_failed",
+            spawner.language(),
+            reason="course_folder_failed",
+            status=503,
+            course=course.course,
+            error=_short(error),
+        ) from None
+
+
+def _short(error: BaseException) -> str:
+    """What went wrong, for a person: the API server's reason, or the kind of failure."""
+    if isinstance(error, ApiException):
+        return f"{error.status} {error.reason}"
+    return type(error).__name__
 
 
 def _storage_class(name: str) -> dict[str, str]:

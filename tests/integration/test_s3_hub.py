@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -153,10 +152,7 @@ async def test_credentials_are_renewed_while_the_server_runs(core_v1, s3_hub, tm
     assert s3_hub.api("GET", f"/users/{ANNA}").json()["servers"][""]["ready"]
 
 
-@pytest.mark.skipif(
-    not os.environ.get("UNILIM_S3_EXPIRY_TEST"),
-    reason="waits 15 minutes (STS's shortest duration): set UNILIM_S3_EXPIRY_TEST=1",
-)
+@pytest.mark.slow  # waits 15 minutes, STS's shortest duration: `./dev slow`, not `./dev test`
 async def test_old_credentials_stop_working_when_they_expire(core_v1, s3_hub, tmp_path) -> None:
     old = await files_of(core_v1, BRUNO)
     bruno = client_from_files(old, tmp_path / "old")
@@ -187,9 +183,8 @@ def _guide_examples() -> dict[str, str]:
 
 @pytest.mark.parametrize("section", ["boto3", "s3fs and pandas"])
 async def test_user_guide_examples_work_as_written_in_a_server(core_v1, s3_hub, tmp_path, section):
-    """Run with the environment of Anna's pod: its variables, the files of its Secret."""
-    if section.startswith("s3fs") and not _has_s3fs():
-        pytest.skip("s3fs is not installed (set UNILIM_S3FS_PATH to a folder that has it)")
+    """Run by the single-user image's S3 clients (their own venv, pinned as the image's),
+    with the environment of Anna's pod: its variables, the files of its Secret."""
     files = await files_of(core_v1, ANNA)
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -201,11 +196,10 @@ async def test_user_guide_examples_work_as_written_in_a_server(core_v1, s3_hub, 
         "AWS_CONFIG_FILE": str(tmp_path / "config"),
         "PATH": os.environ["PATH"],
         "NO_PROXY": "127.0.0.0/8",
-        "PYTHONPATH": os.environ.get("UNILIM_S3FS_PATH", ""),
     }
     code = _guide_examples()[section].replace('"info101/"', repr(f"{COURSE}/"))
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [str(seaweedfs.clients_python()), "-c", code],
         check=False,
         env=env,
         cwd=tmp_path,
@@ -218,9 +212,3 @@ async def test_user_guide_examples_work_as_written_in_a_server(core_v1, s3_hub, 
         assert "b'Bonjour'" in done.stdout and f"{COURSE}/tp1.ipynb" in done.stdout
     else:
         assert f"users/{ANNA}/notes.txt" in done.stdout
-
-
-def _has_s3fs() -> bool:
-    probe = [sys.executable, "-c", "import s3fs"]
-    env = {**os.environ, "PYTHONPATH": os.environ.get("UNILIM_S3FS_PATH", "")}
-    return subprocess.run(probe, check=False, env=env, capture_output=True).returncode == 0

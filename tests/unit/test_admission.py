@@ -14,13 +14,13 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from unilim_hub.admission import Ledger
 from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
+from unilim_hub.kubeapi import transient
 from unilim_hub.podqueue import (
     ApiUnavailable,
     PodCreationQueue,
     Ticket,
     create_until,
     queue_progress,
-    transient,
 )
 from unilim_hub.policy.admission import (
     Admitted,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes_asyncio.client import V1Container, V1Pod, V1PodSpec
 from kubernetes_asyncio.client.exceptions import ApiException
+from tornado import web
 
 from unilim_hub import volumes
 
@@ -94,3 +96,27 @@ async def test_no_volumes_when_the_hub_manages_none() -> None:
     await made.load_user_options()
     pod = await volumes.prepare(made, _pod())
     assert pod.spec.volumes is None
+
+
+class SilentApiServer(FakeApi):
+    """An API server that does not answer (restarting)."""
+
+    async def _refused(self, *args: Any) -> None:
+        raise aiohttp.ClientConnectionError("Cannot connect to host 127.0.0.1:1")
+
+    read_namespaced_persistent_volume_claim = _refused
+    create_namespaced_persistent_volume_claim = _refused
+
+
+async def test_api_server_down_fails_a_course_start_with_a_clear_message(monkeypatch) -> None:
+    monkeypatch.setattr(volumes, "CLAIM_SECONDS", 1.5)
+    with pytest.raises(web.HTTPError) as refused:
+        await _started({"student": {}, "course-info101": {}}, SilentApiServer({}))
+    message = str(getattr(refused.value, "jupyterhub_message", refused.value))
+    assert "the folder of course info101 could not be created (ClientConnectionError)" in message
+    assert refused.value.status_code == 503
+
+
+async def test_a_home_that_cannot_be_read_is_left_as_it_is() -> None:
+    _, pod = await _started(student(**{"quota.home_size": "50G"}), SilentApiServer({}))
+    assert pod.spec.volumes is None  # no course: the start goes on without growing the home

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes_asyncio.client import V1Container, V1ObjectMeta, V1Pod, V1PodSpec
 from kubernetes_asyncio.client.rest import ApiException
@@ -223,3 +224,54 @@ async def test_running_server_gets_new_credentials_every_interval(monkeypatch, c
     assert "Cannot renew the S3 credentials of chloe's server" in caplog.text
     await s3access.stop(server)
     assert server.api.secrets == {}
+
+
+class SilentApiServer(FakeSecrets):
+    """An API server that does not answer (restarting): every Secret call fails to connect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def _refused(self, *args: Any) -> None:
+        self.calls += 1
+        raise aiohttp.ClientConnectionError("Cannot connect to host 127.0.0.1:1")
+
+    create_namespaced_secret = patch_namespaced_secret = delete_namespaced_secret = _refused
+    read_namespaced_pod = _refused
+
+
+async def test_api_server_down_at_start_starts_without_s3_not_a_500(monkeypatch, caplog) -> None:
+    server = spawner("http://127.0.0.1:1")
+    server.api = SilentApiServer()
+
+    async def issued(spawner: Any, grant: Any) -> TemporaryCredentials:
+        return CREDENTIALS
+
+    monkeypatch.setattr(s3access, "issue", issued)
+    monkeypatch.setattr(s3access, "SECRET_WRITE_SECONDS", 1.5)
+    manifest = await s3access.attach(server, pod())
+    assert server.api.calls > 2  # retried while the API server was silent
+    assert manifest.spec.volumes[0].secret.optional is True
+    [notice] = s3access.notices(server)
+    assert notice["message"].startswith("Le stockage S3 ne répond pas pour le moment")
+    assert "secret-of-test" not in caplog.text
+    await s3access.stop(server)  # stopping while the API server is silent does not raise
+
+
+async def test_renewal_outlives_an_api_server_outage(monkeypatch) -> None:
+    server = spawner("http://127.0.0.1:1")
+    s3 = replace(server.settings.storage.s3, refresh_interval=1)
+    server.settings = replace(server.settings, storage=replace(server.settings.storage, s3=s3))
+    monkeypatch.setattr(s3access, "issue", lambda *_: asyncio.sleep(0, CREDENTIALS))
+    api = server.api = SilentApiServer()
+    s3access.keep_fresh(server)
+    await asyncio.sleep(2.5)  # two renewals meet the silent API server
+    assert api.calls >= 2 and not server._s3_renewal.done()
+    server.api = FakeSecrets()  # it answers again: the next renewal writes the Secret
+    for _ in range(30):
+        if "jupyter-chloe-s3" in server.api.secrets:
+            break
+        await asyncio.sleep(0.1)
+    assert "jupyter-chloe-s3" in server.api.secrets
+    await s3access.stop(server)
