@@ -202,10 +202,11 @@ class Hub:
             time.sleep(0.5)
         raise RuntimeError(f"{name}'s server still there after {timeout}s")
 
-    def wait_ready(self, name: str, timeout: float = 120) -> dict[str, Any]:
+    def wait_ready(self, name: str, timeout: float = 120, server_name: str = "") -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            server = self.api("GET", f"/users/{name}").json().get("servers", {}).get("")
+            servers = self.api("GET", f"/users/{name}").json().get("servers", {})
+            server = servers.get(server_name)
             if server and server.get("ready"):
                 return server
             if server is None:

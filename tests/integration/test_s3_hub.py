@@ -171,10 +171,10 @@ async def test_stopping_the_server_deletes_its_secret(core_v1, s3_hub) -> None:
 
 
 def _guide_examples() -> dict[str, str]:
-    """The Python blocks of the user guide's S3 page, by the section they are in."""
-    text = (Path(__file__).parents[2] / "docs" / "users" / "s3.md").read_text()
+    """The Python blocks of the user guide's S3 section, by the subsection they are in."""
+    text = (Path(__file__).parents[2] / "docs" / "users" / "files.md").read_text()
     blocks: dict[str, str] = {}
-    for section in text.split("\n## ")[1:]:
+    for section in text.split("\n### ")[1:]:
         title, _, body = section.partition("\n")
         if "```python\n" in body:
             blocks[title.strip()] = body.split("```python\n")[1].split("```")[0]

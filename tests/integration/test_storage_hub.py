@@ -83,7 +83,7 @@ async def _stop(hub: Hub, user: str) -> None:
     await asyncio.to_thread(hub.wait_stopped, user)
 
 
-async def test_home_is_kept_across_stop_profile_change_and_user_deletion(
+async def test_home_is_kept_across_stop_profile_change_server_and_user_deletion(
     storage_hub: Hub, core_v1: client.CoreV1Api, user_namespace: str
 ) -> None:
     user = _name("home")
@@ -98,6 +98,19 @@ async def test_home_is_kept_across_stop_profile_change_and_user_deletion(
     again = await _claim(core_v1, user_namespace, f"claim-{user}")
     assert again.metadata.uid == claim.metadata.uid
     await _stop(storage_hub, user)
+    # A named server shares the home; deleting it (`remove`) leaves the home alone.
+    named = f"/users/{user}/servers/extra"
+    await asyncio.to_thread(
+        lambda: storage_hub.api("POST", named, json={"profile": "python"}).raise_for_status()
+    )
+    await asyncio.to_thread(storage_hub.wait_ready, user, server_name="extra")
+    await asyncio.to_thread(
+        lambda: storage_hub.api("DELETE", named, json={"remove": True}).raise_for_status()
+    )
+    await asyncio.to_thread(storage_hub.wait_stopped, user)
+    assert (
+        await _claim(core_v1, user_namespace, f"claim-{user}")
+    ).metadata.uid == claim.metadata.uid
     storage_hub.api("DELETE", f"/users/{user}").raise_for_status()
     kept = await _claim(core_v1, user_namespace, f"claim-{user}")
     assert kept.metadata.uid == claim.metadata.uid
