@@ -9,9 +9,11 @@ hub writes new credentials into the Secret every ``s3_refresh_interval`` seconds
 kubelet updates the mounted files. The Secret is owned by the pod (garbage-collected with
 it) and deleted at stop.
 
-When the S3 server does not answer at start, the server starts without credentials and the
-user reads a notice (or, with ``s3_strict``, the start fails): the volume is mounted
-``optional`` and the renewal loop creates the Secret once S3 answers.
+When the S3 server does not answer at start, the server starts without credentials (or,
+with ``s3_strict``, the start fails): the user reads a notice on the start page, the
+Secret holds files that say why (:func:`waiting_files`), and the renewal loop writes the
+keys once S3 answers. The volume is mounted ``optional``: a Secret the API server could not
+take does not stop the pod.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from . import kubeapi, objectstore
 from .errors import spawn_error
 from .i18n import translate
 from .objectstore import STSError, TemporaryCredentials
-from .policy.models import S3Mode, S3Settings
+from .policy.models import LANGUAGES, S3Mode, S3Settings
 from .policy.s3names import S3Grant, server_grant
 from .policy.untrusted import shown
 
@@ -72,16 +74,31 @@ def client_files(s3: S3Settings, credentials: TemporaryCredentials) -> dict[str,
             f"aws_secret_access_key = {credentials.secret_key}\n"
             f"aws_session_token = {credentials.session_token}\n"
         ),
-        # endpoint_url in the config file: botocore >= 1.31 (boto3, s3fs, AWS CLI v2).
-        CONFIG_FILE: (
-            "[default]\n"
-            f"region = {s3.region}\n"
-            f"endpoint_url = {s3.endpoint}\n"
-            "s3 =\n"
-            "    addressing_style = path\n"
-        ),
+        CONFIG_FILE: _config_file(s3),
         EXPIRATION_FILE: credentials.expiration.astimezone(UTC).isoformat() + "\n",
     }
+
+
+def waiting_files(s3: S3Settings) -> dict[str, str]:
+    """The files of a server whose credentials could not be issued yet: no keys, and why.
+
+    The start page's notice is missed by whoever's server starts within JupyterHub's
+    ``slow_spawn_timeout`` (straight to JupyterLab); a client that finds no credentials
+    sends its user to this file, which says why in every language.
+    """
+    why = "".join(f"# {translate('spawn.s3_notice', language)}\n" for language in LANGUAGES)
+    return {CREDENTIALS_FILE: why, CONFIG_FILE: _config_file(s3), EXPIRATION_FILE: ""}
+
+
+def _config_file(s3: S3Settings) -> str:
+    # endpoint_url in the config file: botocore >= 1.31 (boto3, s3fs, AWS CLI v2).
+    return (
+        "[default]\n"
+        f"region = {s3.region}\n"
+        f"endpoint_url = {s3.endpoint}\n"
+        "s3 =\n"
+        "    addressing_style = path\n"
+    )
 
 
 def grant_for(spawner: Any) -> S3Grant:
@@ -192,14 +209,22 @@ async def attach(spawner: Any, pod: Any) -> Any:
             raise spawn_error(
                 "spawn.s3_unavailable", spawner.language(), reason="s3_unavailable", status=503
             ) from None
-        await _forget_old(spawner)
+        await _say_why(spawner)
         _tell(spawner, "spawn.s3_notice")
         spawner._s3_missing = True
     return mount(pod, spawner, grant)
 
 
+async def _say_why(spawner: Any) -> None:
+    """Replace the keys of an earlier start (they must not stand in for ones that could
+    not be issued) by the files that say why there are none."""
+    try:
+        await write_secret(spawner, waiting_files(spawner.settings.storage.s3))
+    except kubeapi.FAILURES:
+        await _forget_old(spawner)
+
+
 async def _forget_old(spawner: Any) -> None:
-    # Credentials of an earlier start must not stand in for ones that could not be issued.
     # If the API server does not answer, the Secret goes with its pod (its owner) anyway.
     try:
         await delete_secret(spawner)

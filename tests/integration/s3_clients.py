@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from kubernetes_asyncio import client
@@ -71,8 +72,11 @@ def denied(call: Callable[[], object]) -> str:
     return str(refused.value.response["Error"]["Code"])
 
 
-def start(hub: Hub, name: str) -> None:
-    hub.api("POST", f"/users/{name}/server", json={"profile": "python"}).raise_for_status()
+def start(hub: Hub, name: str) -> requests.Response:
+    """Start ``name``'s server: 201 if it was ready at once, 202 if still starting."""
+    answer = hub.api("POST", f"/users/{name}/server", json={"profile": "python"})
+    answer.raise_for_status()
+    return answer
 
 
 def progress_messages(hub: Hub, name: str, timeout: float = 120) -> Iterator[dict[str, Any]]:

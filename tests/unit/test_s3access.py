@@ -127,7 +127,14 @@ async def test_s3_down_at_start_starts_without_s3_and_tells_the_user(caplog) -> 
     server = spawner(f"http://127.0.0.1:{closed_loopback_port()}")
     server.api.secrets["jupyter-chloe-s3"] = {"credentials": "b2xk"}  # from an earlier start
     manifest = await s3access.attach(server, pod())
-    assert server.api.secrets == {}  # old credentials are not passed off as new ones
+    # Old credentials are not passed off as new ones; the file a client reads says why.
+    files = {
+        k: base64.b64decode(v).decode() for k, v in server.api.secrets["jupyter-chloe-s3"].items()
+    }
+    assert "aws_access_key_id" not in files["credentials"]
+    assert "# Le stockage S3 ne répond pas pour le moment" in files["credentials"]
+    assert "# S3 storage does not answer at the moment" in files["credentials"]
+    assert "endpoint_url = http://127.0.0.1:" in files["config"]
     assert manifest.spec.volumes[0].secret.optional is True
     [notice] = s3access.notices(server)
     assert notice["message"].startswith("Le stockage S3 ne répond pas pour le moment")
