@@ -78,7 +78,11 @@ c.KubeSpawner.namespace = kube.USER_NAMESPACE
 c.KubeSpawner.start_timeout = 120
 c.KubeSpawner.http_timeout = 60
 c.Spawner.consecutive_failure_limit = 5  # as Zero to JupyterHub sets it
+# Every server gets S3 credentials from the devenv's S3 server, as in production; the
+# hub's identity there is the devenv's admin (production passes it from a Secret).
 c.UnilimSpawner.s3_endpoint = s3.ENDPOINT
+c.UnilimSpawner.s3_access_key = s3.ADMIN_ACCESS_KEY
+c.UnilimSpawner.s3_secret_key = s3.ADMIN_SECRET_KEY
 
 if extra := os.environ.get("UNILIM_HUB_EXTRA_CONFIG"):
     load_subconfig(extra)  # noqa: F821 (provided by JupyterHub when it loads this file)

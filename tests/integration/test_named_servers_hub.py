@@ -20,6 +20,7 @@ from .hub import Hub, error_message
 PORTS = (18650, 18651, 18691)
 EXTRA_CONFIG = """
 c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
+c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
 """
 STUDENT, TEACHER = "nsstudent", "nsteacher"
 

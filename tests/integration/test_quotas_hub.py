@@ -28,6 +28,7 @@ PORTS = (18500, 18501, 18581)
 BURST = 300
 EXTRA_CONFIG = """
 c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
+c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
 c.KubeSpawner.start_timeout = 120
 c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
 """

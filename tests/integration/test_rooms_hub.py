@@ -27,6 +27,7 @@ from .test_quotas_hub import active_users, add_users, outcome, start_at_once, st
 PORTS = (18600, 18601, 18681)
 EXTRA_CONFIG = """
 c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
+c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
 c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
 # JupyterHub's check of running servers (30 s by default). Shorter, and 100 lost servers
 # are found within a second or two: as many proxy route deletions at once, more than the
