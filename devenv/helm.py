@@ -6,10 +6,14 @@ rendering disables it (`jupyterhub.enabled=false`): what renders is ours alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from devenv import gobuild, paths, procs
@@ -85,16 +89,43 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
+@contextlib.contextmanager
+def chart_alone() -> Iterator[Path]:
+    """A copy of our chart with an empty stand-in for its Zero to JupyterHub dependency.
+
+    helm refuses to render a chart whose dependency is missing from charts/, disabled or
+    not. The stand-in has only the dependency's name and version, so Chart.yaml stays
+    exactly the one Argo CD renders, and with `jupyterhub.enabled=false` nothing of it
+    renders anyway.
+    """
+    with tempfile.TemporaryDirectory(prefix="unilim-chart-") as tmp:
+        copy = Path(tmp) / CHART.name
+        shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts", "*.tgz"))
+        standin = copy / "charts" / "jupyterhub"
+        standin.mkdir(parents=True)
+        (standin / "Chart.yaml").write_text(_STANDIN)
+        yield copy
+
+
+_STANDIN = """apiVersion: v2
+name: jupyterhub
+version: 4.4.0
+description: Empty stand-in for Zero to JupyterHub (devenv/helm.py, chart_alone)
+"""
+_ALONE = "--set=jupyterhub.enabled=false"
+
+
 def render(*args: str, namespace: str = "jupyterhub") -> str:
     """`helm template` of our chart alone (the Zero to JupyterHub dependency disabled)."""
-    return helm(
-        "template",
-        RELEASE,
-        str(CHART),
-        f"--namespace={namespace}",
-        "--set=jupyterhub.enabled=false",
-        *args,
-    ).stdout
+    with chart_alone() as chart:
+        argv = ["template", RELEASE, str(chart), f"--namespace={namespace}", _ALONE, *args]
+        return helm(*argv).stdout
+
+
+def lint(*args: str) -> subprocess.CompletedProcess[str]:
+    """`helm lint` of our chart alone: its answer, whatever it is."""
+    with chart_alone() as chart:
+        return helm("lint", str(chart), _ALONE, *args, check=False)
 
 
 if __name__ == "__main__":

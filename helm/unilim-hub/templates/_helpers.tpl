@@ -7,14 +7,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 
-{{/* Pods of Zero to JupyterHub's components, by its own labels. */}}
+{{/* Pods of a Zero to JupyterHub component, by the label its own policies select on
+(KubeSpawner gives user servers `component: singleuser-server`). */}}
 {{- define "unilim-hub.selector" -}}
 matchLabels:
-  app.kubernetes.io/component: {{ . }}
+  component: {{ . }}
 {{- end }}
 
-{{/* Egress rules to the ipBlocks and TCP ports of one `networkPolicy` entry. */}}
+{{/* Egress rules to the ipBlocks and TCP ports of a list of `networkPolicy` entries
+(an entry without CIDRs adds nothing). */}}
 {{- define "unilim-hub.egress" -}}
+{{- range . }}
 {{- if .cidrs }}
 - to:
     {{- range .cidrs }}
@@ -26,6 +29,7 @@ matchLabels:
     - protocol: TCP
       port: {{ . }}
     {{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
