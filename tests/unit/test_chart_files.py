@@ -239,3 +239,11 @@ def test_the_pipeline_packages_the_chart_and_publishes_it_on_tags():
     assert "/packages/helm/api/stable/charts" in _script(publish)
     for line in _script(publish).splitlines():
         shlex.split(line)  # every command line parses as the shell's
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_homes_are_on_the_nfs_class_the_chart_makes(environment):
+    values = site_values(environment)
+    name = values["nfsStorageClass"]["name"]
+    assert values["jupyterhub"]["hub"]["config"]["UnilimSpawner"]["home_storage_class"] == name
+    assert values["jupyterhub"]["singleuser"]["storage"]["dynamic"]["storageClass"] == name
