@@ -247,3 +247,14 @@ def test_homes_are_on_the_nfs_class_the_chart_makes(environment):
     name = values["nfsStorageClass"]["name"]
     assert values["jupyterhub"]["hub"]["config"]["UnilimSpawner"]["home_storage_class"] == name
     assert values["jupyterhub"]["singleuser"]["storage"]["dynamic"]["storageClass"] == name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_namespace_limit_range_lets_every_profile_size_start(environment):
+    values = site_values(environment)
+    most = values["namespaceQuota"]["limitRange"]["max"]
+    catalog = values["jupyterhub"]["hub"]["config"]["UnilimSpawner"]["profile_catalog"]
+    for profile in catalog:
+        for size in profile["sizes"]:
+            assert parse_cpu(size["cpu_limit"]) <= parse_cpu(most["cpu"]), profile["slug"]
+            assert parse_memory(size["mem_limit"]) <= parse_memory(most["memory"]), profile["slug"]
