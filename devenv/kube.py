@@ -13,7 +13,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from devenv import gobuild, paths, pki, ports, procs
+from devenv import gobuild, helm, paths, pki, ports, procs
 from devenv.component import Component, step
 
 KUBE_VERSION = os.environ.get("UNILIM_KUBE_VERSION", "v1.36.3")
@@ -318,48 +318,36 @@ HUB_TOKEN_HOURS = 720
 # `up` renews the token once less than this is left (seconds), so that a test session
 # or a demo started on an old token does not see it expire half-way.
 HUB_TOKEN_MARGIN = 24 * 3600
-_HUB_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 
 
-def _hub_rbac() -> list[dict[str, object]]:
-    """What KubeSpawner and the room/quota views need: pods and friends in the user
-    namespace, read-only nodes and pods cluster-wide (as z2jh's hub role, plus those)."""
-    ns = USER_NAMESPACE
-    subject = {"kind": "ServiceAccount", "name": HUB_ACCOUNT, "namespace": ns}
-    resources = ["pods", "persistentvolumeclaims", "secrets", "services", "configmaps"]
-    return [
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": HUB_ACCOUNT, "namespace": ns}},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-         "metadata": {"name": "unilim-hub", "namespace": ns},
-         "rules": [
-             {"apiGroups": [""], "resources": resources, "verbs": _HUB_VERBS},
-             {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
-         ]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "unilim-hub", "namespace": ns},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                     "name": "unilim-hub"},
-         "subjects": [subject]},
-        # Admission's live view: nodes, and every pod on them (read only); placement
-        # reads the volume a home claim is bound to (get only).
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": {"name": "unilim-hub-nodes"},
-         "rules": [{"apiGroups": [""], "resources": ["nodes", "pods"],
-                    "verbs": ["get", "list", "watch"]},
-                   {"apiGroups": [""], "resources": ["persistentvolumes"],
-                    "verbs": ["get"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "unilim-hub-nodes"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                     "name": "unilim-hub-nodes"},
-         "subjects": [subject]},
-    ]  # fmt: skip
+def hub_rbac() -> str:
+    """The hub's Role, ClusterRole and their bindings, rendered from the chart
+    (helm/unilim-hub, templates/hub/rbac.yaml): the hub of the tests and the demo has
+    exactly the rights the chart gives it in production. (Zero to JupyterHub's own Role
+    adds nothing: its rules are a subset of these.)"""
+    return helm.render("--show-only=templates/hub/rbac.yaml", namespace=USER_NAMESPACE)
+
+
+_HUB_RBAC_STAMP = paths.STATE / "hub-rbac.yaml"
 
 
 def ensure_hub_rbac() -> None:
-    for obj in _hub_rbac():
-        apply(obj)
+    # Zero to JupyterHub makes the ServiceAccount in production; here the devenv does.
+    account = {"name": HUB_ACCOUNT, "namespace": USER_NAMESPACE}
+    apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account})
+    rendered = hub_rbac()
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=rendered)
+    _HUB_RBAC_STAMP.write_text(rendered)
+
+
+def hub_rbac_is_the_charts() -> bool:
+    """What was last applied is what the chart renders now (else `up` applies it again)."""
+    if not helm.helm_binary().exists():
+        return False  # not built yet: `up` builds it (a status line never does)
+    try:
+        return _HUB_RBAC_STAMP.read_text() == hub_rbac()
+    except OSError:
+        return False
 
 
 def ensure_hub_identity() -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from devenv import kube, paths, ports, procs
+from devenv import helm, kube, paths, ports, procs
 from devenv.component import Component, say
 from devenv.keycloak import Keycloak
 from devenv.kwok import Kwok
@@ -40,7 +40,10 @@ class UserNamespace(Component):
             check=False,
         )
         labelled = '"pod-security.kubernetes.io/enforce":"restricted"' in out
-        return labelled and kube.hub_identity_works()
+        return labelled and kube.hub_identity_works() and kube.hub_rbac_is_the_charts()
+
+    def install(self) -> None:
+        helm.build_helm()  # the hub's RBAC is rendered from the chart
 
     def launch(self) -> None:
         kube.ensure_user_namespace()
