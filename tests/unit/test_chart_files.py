@@ -246,7 +246,11 @@ def test_homes_are_on_the_nfs_class_the_chart_makes(environment):
     values = site_values(environment)
     name = values["nfsStorageClass"]["name"]
     assert values["jupyterhub"]["hub"]["config"]["UnilimSpawner"]["home_storage_class"] == name
-    assert values["jupyterhub"]["singleuser"]["storage"]["dynamic"]["storageClass"] == name
+    dynamic = values["jupyterhub"]["singleuser"]["storage"]["dynamic"]
+    assert dynamic["storageClass"] == name
+    # Named servers share the home, from nodes of either room; UnilimSpawner names it.
+    assert dynamic["storageAccessModes"] == ["ReadWriteMany"]
+    assert dynamic.get("pvcNameTemplate") is None
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
