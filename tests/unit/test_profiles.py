@@ -577,3 +577,11 @@ def test_a_course_profile_withdrawn_by_a_wrong_setting_is_refused_naming_its_cou
         " offered until a mistake in the course's settings is fixed (the hub log says which)."
         " Please tell your teacher."
     )
+
+
+def test_a_course_profile_its_students_may_not_use_is_not_theirs_whatever_its_size(example):
+    # research is for staff, and above the student ceiling: the ceiling is not the reason.
+    properties = {"course-info101": course(**{"course.profiles": "research"})}
+    found = offer({"student", "course-info101"}, properties, example, TODAY)
+    assert found.hidden == ()
+    assert choose(found, {"profile": "info101--research"}).code == "spawn.profile_not_allowed"

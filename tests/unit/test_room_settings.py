@@ -79,6 +79,9 @@ def test_a_missing_name_or_node_selector_is_told_once_as_required():
         "UnilimSpawner.rooms[0].name: This key is required.",
         "UnilimSpawner.rooms[0].node_selector: This key is required.",
     ]
+    rooms, problems = read([{"name": "salle-b"}])
+    assert rooms == ()
+    assert problems == ["UnilimSpawner.rooms[0].node_selector: This key is required."]
 
 
 def test_two_rooms_with_one_name_are_told_by_that_name_and_wrong_names_are_not():
