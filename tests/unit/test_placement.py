@@ -75,6 +75,19 @@ def test_the_degraded_ceiling_counts_the_open_rooms_while_one_is_closed():
     assert place([view(A, 500), view(B, 500)], SMALL, degraded_limit=500) == Placed(A, (A, B))
 
 
+def test_between_rooms_as_busy_the_one_with_more_free_slots_then_cpu_then_memory_is_chosen():
+    """With the same servers per weight, the room that can take more comes first."""
+    fewer_slots = view(A, free=Usage(100, 56_000, 512 * 1024**3))
+    assert place([fewer_slots, view(B)], SMALL) == Placed(B, (B, A))
+    less_cpu = view(A, free=Usage(250, 40_000, 512 * 1024**3))
+    assert place([less_cpu, view(B)], SMALL) == Placed(B, (B, A))
+    less_memory = view(A, free=Usage(250, 56_000, 256 * 1024**3))
+    assert place([less_memory, view(B)], SMALL) == Placed(B, (B, A))
+    # Fewer servers for its weight comes before any free resource.
+    busier = view(A, servers=1)
+    assert place([busier, view(B, free=Usage(10, 1000, 8 * 1024**3))], SMALL) == Placed(B, (B, A))
+
+
 def test_weights_share_the_servers():
     heavy = room("salle-a", weight=2)
     views = {"salle-a": 0, "salle-b": 0}
@@ -183,3 +196,35 @@ def test_a_volume_reachable_from_both_rooms_or_unpinned_follows_the_server():
     nowhere = [[Requirement("gen", "Lt", ("1",))], [Requirement("gen", "Gt", ("x",))]]
     assert bound_room(nowhere, NODES, [A, B]) is None
     assert bound_room([[Requirement(ZONE, "DoesNotExist")]], NODES, [A, B]) is None
+
+
+def test_a_volume_pinned_by_label_presence_or_a_numeric_bound_is_bound_to_that_room():
+    gpu = {
+        "salle-a-1": {ZONE: "salle-a", "gen": "3"},
+        "salle-b-1": {ZONE: "salle-b", "gen": "5", "nvidia.com/gpu.present": "true"},
+    }
+    assert bound_room([[Requirement("nvidia.com/gpu.present", "Exists")]], gpu, [A, B]) == B
+    assert bound_room([[Requirement("nvidia.com/gpu.present", "DoesNotExist")]], gpu, [A, B]) == A
+    # Gt and Lt are strict: a bound equal to a node's label leaves that node out.
+    assert bound_room([[Requirement("gen", "Gt", ("3",))]], gpu, [A, B]) == B
+    assert bound_room([[Requirement("gen", "Lt", ("5",))]], gpu, [A, B]) == A
+
+
+def test_a_requirement_that_cannot_be_read_holds_on_no_node():
+    """A label that is missing or not a number, a bound that is not one number, an operator
+    Kubernetes does not have: the volume is pinned nowhere we know, so it follows the server."""
+    in_b = Requirement(ZONE, "In", ("salle-b",))
+    nodes = {
+        "salle-a-1": {ZONE: "salle-a"},
+        "salle-b-1": {ZONE: "salle-b", "gen": "5"},
+        "salle-b-2": {ZONE: "salle-b", "gen": "new"},
+    }
+    for unreadable in (
+        Requirement("gen", "Gt", ("x",)),
+        Requirement("gen", "Gt", ("1", "2")),
+        Requirement("gen", "Gte", ("9",)),
+    ):
+        assert bound_room([[in_b, unreadable]], nodes, [A, B]) is None, unreadable
+    # Nodes without the label, or with one that is not a number, are left out; the others not.
+    assert bound_room([[Requirement("gen", "Gt", ("1",))]], nodes, [A, B]) == B
+    assert bound_room([[Requirement("gen", "Lt", ("9",))]], nodes | {"salle-a-2": {}}, [A]) is None

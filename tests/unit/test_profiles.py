@@ -1,5 +1,6 @@
 """Which environments a user sees: catalog by group, course profiles first, one default."""
 
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from unilim_hub import configuration
-from unilim_hub.i18n import describe
+from unilim_hub.i18n import describe, translate
 from unilim_hub.manifests import profile_entry
 from unilim_hub.picker import render_picker
 from unilim_hub.policy.models import GroupNaming, Profile, Settings, Size, Storage, Text
@@ -538,3 +539,49 @@ def test_another_profile_is_not_blamed_on_a_hidden_ones_cause(example):
     assert [hidden.slug for hidden in found.hidden] == ["stat202--r"]
     assert choose(found, {"profile": "research"}).code == "spawn.profile_not_allowed"
     assert choose(found, {"profile": "stat202--r"}).code == "spawn.outside_course_dates"
+
+
+def test_a_profile_the_user_may_not_use_hides_none_listed_after_it(example):
+    python, r, research, spark = example.catalog
+    research_first = replace(example, catalog=(research, python, r, spark))
+    assert slugs(offer({"student"}, {}, research_first, TODAY).choices) == ["python", "r"]
+
+
+def test_the_catalog_default_is_preselected_wherever_it_stands_in_the_catalog(example):
+    python, r, research, spark = example.catalog
+    research_first = replace(example, catalog=(research, python, r, spark))
+    staff = offer({"staff"}, {}, research_first, TODAY).choices
+    assert [(c.slug, c.default) for c in staff] == [
+        ("research", False),
+        ("python", True),
+        ("r", False),
+    ]
+
+
+def test_a_course_profile_withdrawn_by_a_wrong_setting_is_refused_naming_its_course(example):
+    properties = {
+        "course-info101": course(**{"course.profiles": "spark", "course.spark.tag": "latest"})
+    }
+    asked = choose(
+        offer({"student", "course-info101"}, properties, example, TODAY),
+        {"profile": "info101--spark"},
+    )
+    assert isinstance(asked, Refusal)
+    assert translate(asked.code, "en", **asked.params) == (
+        "The environment 'info101--spark' of the course info101 is not offered until a mistake"
+        " in the course's settings is fixed (the hub log says which). Please tell your teacher."
+    )
+    nothing = refusal_of(example, {"course-info101"}, properties)
+    assert translate(nothing.code, "en", **nothing.params) == (
+        "No environment is available to you: the environment of the course info101 is not"
+        " offered until a mistake in the course's settings is fixed (the hub log says which)."
+        " Please tell your teacher."
+    )
+
+
+def test_a_course_profile_its_students_may_not_use_is_not_theirs_whatever_its_size(example):
+    # research is for staff, and above the student ceiling: the ceiling is not the reason.
+    properties = {"course-info101": course(**{"course.profiles": "research"})}
+    found = offer({"student", "course-info101"}, properties, example, TODAY)
+    assert found.hidden == ()
+    assert choose(found, {"profile": "info101--research"}).code == "spawn.profile_not_allowed"

@@ -96,14 +96,14 @@ def place(
     taking = [view for view in candidates if not fit or view.takes(request)]
     if not taking:
         return NotPlaced("rooms.full")
-    order = {view.room.name: n for n, view in enumerate(rooms)}
-    taking.sort(key=lambda view: _preference(view, order[view.room.name]))
+    # A stable sort of rooms in their configured order: between equal rooms, the first.
+    taking.sort(key=_preference)
     return Placed(taking[0].room, tuple(view.room for view in taking))
 
 
-def _preference(view: RoomView, position: int) -> tuple[float, int, int, int, int]:
+def _preference(view: RoomView) -> tuple[float, int, int, int]:
     free = view.free()
-    return (view.servers / view.room.weight, -free.servers, -free.cpu, -free.memory, position)
+    return (view.servers / view.room.weight, -free.servers, -free.cpu, -free.memory)
 
 
 def spread_key(rooms: Sequence[Room]) -> str | None:

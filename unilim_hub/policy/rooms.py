@@ -33,8 +33,11 @@ def _room(check: Checker, key: str, raw: object) -> Room | None:
     fields = check.fields(key, raw, {"name", "node_selector"}, optional)
     if fields is None:
         return None
-    name = check.parse(f"{key}.name", parse_name, fields.get("name", ""))
-    selector = _selector(check, f"{key}.node_selector", fields.get("node_selector", {}))
+    # A missing name or selector is told once (key.missing), not again as a wrong value.
+    name = check.field(key, "name", parse_name, fields)
+    selector = None
+    if "node_selector" in fields:
+        selector = _selector(check, f"{key}.node_selector", fields["node_selector"])
     maintenance = fields.get("maintenance", False)
     if not isinstance(maintenance, bool):
         check.add(f"{key}.maintenance", "value.not_boolean", value=repr(maintenance))
