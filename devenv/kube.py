@@ -94,30 +94,37 @@ def kubectl(
     *args: str, input: str | None = None, check: bool = True, kubeconfig: Path | None = None
 ) -> str:
     """Run the devenv's kubectl (as the admin unless `kubeconfig`); returns stdout."""
+    result = run_kubectl(*args, input=input, kubeconfig=kubeconfig)
+    if check and result.returncode != 0:
+        what = f"kubectl {' '.join(args)} (API server {pki.server_url()})"
+        raise procs.StartError(f"{what} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def run_kubectl(
+    *args: str, input: str | None = None, kubeconfig: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the devenv's kubectl and return what it did, exit status included."""
     argv = [
         str(kube_binary("kubectl")),
         f"--kubeconfig={kubeconfig or paths.KUBECONFIG}",
         f"--request-timeout={KUBECTL_TIMEOUT}s",
         *args,
     ]
-    what = f"kubectl {' '.join(args)} (API server {pki.server_url()})"
-    env = procs.clean_env()
     try:
         # Our own limit too: a request timeout does not cover every way kubectl can wait.
-        result = subprocess.run(
+        return subprocess.run(
             argv,
             input=input,
             check=False,
             capture_output=True,
             text=True,
-            env=env,
+            env=procs.clean_env(),
             timeout=2 * KUBECTL_TIMEOUT,
         )
     except subprocess.TimeoutExpired:
+        what = f"kubectl {' '.join(args)} (API server {pki.server_url()})"
         raise procs.StartError(f"{what}: no answer in {2 * KUBECTL_TIMEOUT} s") from None
-    if check and result.returncode != 0:
-        raise procs.StartError(f"{what} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def apply(obj: dict[str, object]) -> None:
@@ -328,26 +335,21 @@ def hub_rbac() -> str:
     return helm.render("--show-only=templates/hub/rbac.yaml", namespace=USER_NAMESPACE)
 
 
-_HUB_RBAC_STAMP = paths.STATE / "hub-rbac.yaml"
-
-
 def ensure_hub_rbac() -> None:
     # Zero to JupyterHub makes the ServiceAccount in production; here the devenv does.
     account = {"name": HUB_ACCOUNT, "namespace": USER_NAMESPACE}
     apply({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account})
-    rendered = hub_rbac()
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=rendered)
-    _HUB_RBAC_STAMP.write_text(rendered)
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=hub_rbac())
 
 
 def hub_rbac_is_the_charts() -> bool:
-    """What was last applied is what the chart renders now (else `up` applies it again)."""
+    """The live RBAC objects are what the chart renders now (else `up` applies it again):
+    compared with the API server's own objects, so that whatever changed them (another
+    checkout's devenv, a hand edit) is seen."""
     if not helm.helm_binary().exists():
         return False  # not built yet: `up` builds it (a status line never does)
-    try:
-        return _HUB_RBAC_STAMP.read_text() == hub_rbac()
-    except OSError:
-        return False
+    diff = run_kubectl("diff", "--server-side", "--force-conflicts", "-f", "-", input=hub_rbac())
+    return diff.returncode == 0  # 1: differences, >1: kubectl failed
 
 
 def ensure_hub_identity() -> None:

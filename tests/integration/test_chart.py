@@ -39,11 +39,9 @@ def render(environment: str, *extra: str) -> list[dict[str, Any]]:
 def dry_run(objects: list[dict[str, Any]], namespace: str) -> subprocess.CompletedProcess[str]:
     """The API server's verdict on creating the objects (nothing is stored)."""
     manifest = "\n---\n".join(json.dumps(obj) for obj in objects)
-    return subprocess.run(
-        [str(kube.kube_binary("kubectl")), f"--kubeconfig={kube.paths.KUBECONFIG}",
-         f"--namespace={namespace}", *DRY_RUN, "--force-conflicts", "-f", "-"],
-        input=manifest, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    return kube.run_kubectl(
+        f"--namespace={namespace}", *DRY_RUN, "--force-conflicts", "-f", "-", input=manifest
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -88,11 +86,7 @@ def test_the_route_sends_people_to_the_proxy_over_https():
 def test_the_hub_of_the_tests_has_exactly_the_charts_rbac(platform):
     rendered = kube.hub_rbac()
     # `kubectl diff` exits 0 when the live objects are what the chart renders.
-    kubectl = [str(kube.kube_binary("kubectl")), f"--kubeconfig={kube.paths.KUBECONFIG}"]
-    diff = subprocess.run(
-        [*kubectl, "diff", "--server-side", "--force-conflicts", "-f", "-"],
-        input=rendered, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    diff = kube.run_kubectl("diff", "--server-side", "--force-conflicts", "-f", "-", input=rendered)
     assert diff.returncode == 0, diff.stdout + diff.stderr
     # ... and nothing else grants the hub's account anything.
     granting = set()
