@@ -45,7 +45,7 @@ def test_teacher_sets_up_a_course_and_a_student_sees_it_within_two_minutes(
     page.click("#save")
     expect(page.locator("#saved")).to_have_text("Enregistré.")
     expect(page.locator("#history")).to_contain_text("tom")
-    page.screenshot(path=str(SCREENSHOTS / "courses-saved.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / "courses-saved.png"))
     teacher.close()
 
     student = browser.new_context(locale="fr-FR", viewport={"width": 1100, "height": 800})
