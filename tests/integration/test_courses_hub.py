@@ -6,6 +6,7 @@ the proxy at /services/courses/ and log in with the hub's OAuth, an LMS sends a 
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 import time
@@ -289,3 +290,33 @@ def test_admin_status_page_names_a_wrong_group_property_and_teachers_get_403(cou
         assert api(courses, "GET", "status", token_of(courses, "tom")).status_code == 403
     finally:
         courses.set_properties("course-stat202", {"course.profiles": "r"})
+
+
+def test_a_refused_form_keeps_what_was_typed_and_the_fixed_save_keeps_every_field(
+    courses: Hub,
+):
+    session = courses.sso_login("tom", language="fr").session
+    form = course_form(session, courses, "info101")
+    before = properties(courses, "course-info101")
+    form["profile"] = ["python"]
+    form["course.python.start"] = ["2027-06-01"]
+    form["course.python.end"] = ["2027-01-31"]  # before the start
+    form["course.description"] = ["Python, second semester"]
+
+    posted = session.post(service_url(courses, "courses/info101"), data=form, timeout=30)
+    assert posted.status_code == 400
+    assert "Rien n'a été enregistré" in html.unescape(posted.text)
+    assert "course.python.end" in posted.text.split('id="problems"')[1]
+    assert properties(courses, "course-info101") == before
+    refused = Form()
+    refused.feed(posted.text)
+    assert refused.fields["course.python.start"] == ["2027-06-01"]  # as typed
+    assert refused.fields["was:course.python.start"] == [before.get("course.python.start", "")]
+
+    refused.fields["course.python.end"] = ["2027-12-31"]
+    again = session.post(service_url(courses, "courses/info101"), data=refused.fields, timeout=30)
+    assert again.status_code == 200 and 'id="saved"' in again.text
+    stored = properties(courses, "course-info101")
+    assert stored["course.python.start"] == "2027-06-01"
+    assert stored["course.python.end"] == "2027-12-31"
+    assert stored["course.description"] == "Python, second semester"

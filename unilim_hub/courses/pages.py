@@ -7,6 +7,7 @@ autoescaping: every value a teacher typed is shown as text. Every form carries `
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader
@@ -105,15 +106,22 @@ class CoursePage(PageHandler):
         saved: bool = False,
         problems: tuple[Problem, ...] = (),
         servers: list[StudentServer] | None = None,
+        attempted: Mapping[str, Any] | None = None,
     ) -> None:
+        """The course's page; after a refused save, the fields show what the teacher sent
+        (``attempted``) while the hidden ``was:`` fields keep the stored values, so that
+        fixing one field and saving again sends every field still changed."""
         settings = self.courses.settings
+        values = course.settings if attempted is None else attempted
         self.render_page(
             "course_form.html",
             status,
             course=course,
             catalog=settings.catalog,
-            assigned=_assigned(course),
-            values=course.settings,
+            assigned=_assigned(course.settings),
+            checked=_assigned(values),
+            values=values,
+            stored=course.settings,
             size_label=lambda size: size_label(size, self.language),
             history=self.courses.history_of(course.code, self.scopes),
             saved=saved,
@@ -140,7 +148,8 @@ class CoursePage(PageHandler):
         except (CourseNotFound, NotAllowed) as error:
             raise self.refused(error, code) from None
         if result.problems:
-            self.show(course, status=400, problems=result.problems)
+            stored = await self._course(code)
+            self.show(stored, status=400, problems=result.problems, attempted=course.settings)
         else:
             self.redirect(f"{self.settings['service_prefix']}courses/{code}?saved=1")
 
@@ -161,6 +170,6 @@ class CoursePage(PageHandler):
         return edited, added, removed
 
 
-def _assigned(course: Course) -> list[str]:
-    value = str(course.settings.get(COURSE_PROFILES, ""))
+def _assigned(settings: Mapping[str, Any]) -> list[str]:
+    value = str(settings.get(COURSE_PROFILES, ""))
     return [shown(name.strip()) for name in value.split(",") if name.strip()]
