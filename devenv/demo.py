@@ -19,10 +19,10 @@ USERS = (
     ("alice", "student, course info101", "the info101 course profiles first, then student ones"),
     ("bob", "student, course stat202", "the stat202 course profiles, then student ones"),
     ("chloe", "student, both courses", "the profiles of both courses"),
-    ("tom", "teacher of info101", "staff profiles and the info101 course variants"),
+    ("tom", "teacher of info101", "the course service (/services/courses/): info101 only"),
     ("tina", "teacher of stat202", "staff profiles and the stat202 course variants"),
     ("sam", "staff", "staff profiles"),
-    ("ada", "staff, hub admin", "the admin panel (group properties: quota.*, course.*)"),
+    ("ada", "staff, hub admin", "the admin panel; /services/courses/status"),
     ("eve", "alumni only", "the refusal: no allowed group"),
 )
 

@@ -6,7 +6,8 @@ UNILIM_HUB_STATE          folder of the hub's cookie secret and its database's n
 UNILIM_HUB_DB_URL         the hub's database on the devenv's PostgreSQL, made by the
                           launcher (devenv.postgres.hub_database), so that reading this
                           file (check-config) needs no database server
-UNILIM_HUB_PORTS          "public,proxy-api,hub" ports on 127.0.0.1 (8000,8001,8081)
+UNILIM_HUB_PORTS          "public,proxy-api,hub" ports on 127.0.0.1 (8000,8001,8081); the
+                          course service listens on the public port + 2
 UNILIM_HUB_AUTHENTICATOR  "sso" (UnilimAuthenticator against the devenv's Keycloak) or
                           "dummy" (JupyterHub's DummyAuthenticator, any password)
 UNILIM_HUB_LANGUAGE       UnilimSite.default_language (the policy's own default)
@@ -21,12 +22,14 @@ tests/integration/hub.py.
 """
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
 from traitlets.config import Config
 
 from devenv import keycloak, kube, paths, platform, ports, proxy, s3
+from unilim_hub.courses.launch import add_course_service
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
@@ -86,3 +89,12 @@ c.UnilimSpawner.s3_secret_key = s3.ADMIN_SECRET_KEY
 
 if extra := os.environ.get("UNILIM_HUB_EXTRA_CONFIG"):
     load_subconfig(extra)  # noqa: F821 (provided by JupyterHub when it loads this file)
+
+# The course service (unilim_hub/courses), started by the hub; last, so that it gets the
+# settings as every file above left them.
+add_course_service(
+    c,
+    url=f"http://{ports.HOST}:{int(public) + 2}",
+    state_dir=str(state / "courses"),
+    command=[sys.executable, "-m", "unilim_hub.courses"],
+)

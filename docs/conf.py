@@ -10,7 +10,7 @@ author = "unilim-hub developers"
 copyright = "2026, unilim-hub developers"
 language = "en"
 
-extensions = ["myst_parser", "config_reference"]
+extensions = ["myst_parser", "config_reference", "courses_api"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 source_suffix = {".md": "markdown"}

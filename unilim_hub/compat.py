@@ -7,6 +7,7 @@ and 6.x, KubeSpawner 7.1) when it disappears or changes meaning.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ __all__ = [
     "SpawnException",
     "declare_custom_scope",
     "forgive_in_failure_count",
+    "hub_templates",
     "named_server_request",
     "start_kubespawner_reflectors",
     "waiting_for_response",
@@ -133,3 +135,11 @@ def _broken(reflector: Any) -> bool:
         return True
     task = reflector.watch_task
     return loaded.done() and (task is None or task.done())
+
+
+def hub_templates() -> str:
+    """The folder of JupyterHub's own page templates (``page.html``), which the course
+    service's pages extend, as JupyterHub finds them (``jupyterhub._data``)."""
+    from jupyterhub._data import DATA_FILES_PATH  # noqa: PLC0415 (private: only here)
+
+    return os.path.join(DATA_FILES_PATH, "templates")

@@ -62,12 +62,16 @@ def render() -> str:
     return "\n".join(sections)
 
 
-def generate(app: Sphinx) -> None:
-    target = Path(app.srcdir) / TARGET
+def write_generated(app: Sphinx, relative: Path, text: str) -> None:
+    """Write a generated page, leaving it untouched (no rebuild) when it did not change."""
+    target = Path(app.srcdir) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = render()
     if not target.exists() or target.read_text("utf-8") != text:
         target.write_text(text, "utf-8")
+
+
+def generate(app: Sphinx) -> None:
+    write_generated(app, TARGET, render())
 
 
 def setup(app: Sphinx) -> dict[str, object]:

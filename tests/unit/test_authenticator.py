@@ -59,7 +59,10 @@ async def test_roles_of_a_teacher_who_is_also_admin():
     )
     roles = {role["name"]: role for role in model["roles"]}
     assert roles.keys() == {"user", "admin", "teacher-info101"}
-    assert roles["teacher-info101"]["scopes"] == ["custom:courses:manage!group=course-info101"]
+    assert roles["teacher-info101"]["scopes"] == [
+        "custom:courses:manage!group=course-info101",
+        "access:services!service=courses",  # to open the course service
+    ]
 
 
 async def test_person_of_no_allowed_group_is_refused():

@@ -192,13 +192,16 @@ def test_any_claims_give_only_groups_the_hub_knows(claims):
 # --- Teacher roles ----------------------------------------------------------------
 
 
+ACCESS = "access:services!service=courses"  # teachers may open the course service
+
+
 def test_each_course_taught_gives_a_role_managing_only_that_course():
     roles = teacher_roles(
         frozenset({"faculty", "teacher-stat202", "teacher-info101", "course-algo"}), RULES, NAMING
     )
     assert [(role.name, role.course, role.scopes) for role in roles] == [
-        ("teacher-info101", "info101", ("custom:courses:manage!group=course-info101",)),
-        ("teacher-stat202", "stat202", ("custom:courses:manage!group=course-stat202",)),
+        ("teacher-info101", "info101", ("custom:courses:manage!group=course-info101", ACCESS)),
+        ("teacher-stat202", "stat202", ("custom:courses:manage!group=course-stat202", ACCESS)),
     ]
 
 

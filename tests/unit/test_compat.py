@@ -7,6 +7,8 @@ failure here means upstream changed underneath us: fix ``unilim_hub/compat.py`` 
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 from typing import Any
 
 import jupyterhub
@@ -106,3 +108,11 @@ def test_the_handlers_that_create_a_named_server_name_user_and_server_in_their_p
     assert (r"/spawn/([^/]+)/([^/]+)", SpawnHandler) in page_routes
     source = inspect.getsource(BaseHandler.get_current_user_named_server_limit)
     assert "named_server_limit_per_user(self)" in source
+
+
+def test_the_hubs_page_template_has_the_blocks_the_course_service_fills() -> None:
+    # The course service's pages extend JupyterHub's page.html (compat.hub_templates).
+    page = (Path(compat.hub_templates()) / "page.html").read_text()
+    for block in ("title", "stylesheet", "nav_bar_left_items", "main"):
+        assert re.search(rf"{{%-? block {block}\b", page), block
+    assert "static_url(" in page and "no_spawner_check" in page

@@ -18,7 +18,7 @@ from unilim_hub.i18n import (
 )
 from unilim_hub.policy.models import Size, Text
 from unilim_hub.policy.problems import Problem
-from unilim_hub.policy.properties import COURSE_PROFILES
+from unilim_hub.policy.properties import COURSE_DESCRIPTION, COURSE_PROFILES
 
 GiB = 1024**3
 
@@ -43,7 +43,7 @@ def test_every_code_in_the_code_has_a_message():
         code for code in used if code.split(".")[0] in {c.split(".")[0] for c in catalog("en")}
     }
     # Group property keys look like message codes; they are not texts.
-    assert codes - {COURSE_PROFILES} <= catalog("en").keys()
+    assert codes - NOT_MESSAGES <= catalog("en").keys()
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_a_language_the_browser_refused_is_never_used(header):
 
 
 # String literals that look like codes but are not messages: group property keys.
-NOT_MESSAGES = {COURSE_PROFILES}
+NOT_MESSAGES = {COURSE_PROFILES, COURSE_DESCRIPTION}
 
 
 def code_literals() -> set[str]:

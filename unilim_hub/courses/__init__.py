@@ -6,3 +6,9 @@ read-modify-write), and the admins' status page. JupyterHub's scopes decide who 
 which course. It imports the policy core and the settings reader, never the spawner or
 the authenticator.
 """
+
+# Shared by the hub's side (launch.py) and the service's process (app.py), which must not
+# import the hub's configuration classes (OAuthenticator, KubeSpawner: seconds to import).
+SERVICE_NAME = "courses"
+SETTINGS_VARIABLE = "UNILIM_COURSES_SETTINGS"  # unilim-hub's settings, JSON
+STATE_VARIABLE = "UNILIM_COURSES_STATE"  # the folder of the service's history

@@ -174,7 +174,11 @@ class ClaimRules:
     affiliation_map: Mapping[str, str] = field(default_factory=dict)
     # Scopes of a teacher's role for one course: ``{course}`` is the course code,
     # ``{course_group}`` the course group's name.
-    teacher_scopes: tuple[str, ...] = (COURSE_MANAGE_SCOPE + "!group={course_group}",)
+    # The access scope lets teachers open the course service (admins have access:services).
+    teacher_scopes: tuple[str, ...] = (
+        COURSE_MANAGE_SCOPE + "!group={course_group}",
+        "access:services!service=courses",
+    )
     # Groups whose members may log in; empty: the affiliation groups.
     allowed_groups: frozenset[str] = frozenset()
 

@@ -174,7 +174,7 @@ def _sizes_below(
         smallest = min(sizes, key=lambda size: (size.mem_limit, size.cpu_limit))
         limit = ceiling.blocking(smallest)
         assert limit is not None  # not admitted, so some limit blocks it
-        hidden.append(Hidden(slug, "spawn.above_ceiling", _ceiling_params(limit, smallest), limit))
+        hidden.append(Hidden(slug, "spawn.above_ceiling", ceiling_params(limit, smallest), limit))
     return admitted
 
 
@@ -186,7 +186,7 @@ _SHOWN_LIMITS: Mapping[str, tuple[Callable[[int], str], Callable[[Size], int]]] 
 }
 
 
-def _ceiling_params(limit: Limit, size: Size) -> dict[str, str]:
+def ceiling_params(limit: Limit, size: Size) -> dict[str, str]:
     show, wanted = _SHOWN_LIMITS[limit.field]
     return {
         "group": limit.group,

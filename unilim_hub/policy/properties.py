@@ -9,6 +9,8 @@ Keys we own live under two prefixes:
 ``course.profiles``, ``course.<profile>.<field>``
     the catalog profiles assigned to a course group, and per assignment an image
     ``tag``, a ``size``, and ``start``/``end`` dates.
+``course.description``
+    the teacher's free text about the course's environment (shown escaped, never parsed).
 
 Parsing never raises: a bad value is left out and reported as a :class:`Problem`, so
 the spawn falls back to the baseline and the admin status page can show what is wrong.
@@ -29,6 +31,7 @@ from .quotas import QUOTA_FIELDS
 QUOTA_PREFIX = "quota."
 COURSE_PREFIX = "course."
 COURSE_PROFILES = "course.profiles"
+COURSE_DESCRIPTION = "course.description"
 _ASSIGNMENT_FIELDS: Mapping[str, Callable[[object], object]] = {
     "tag": lambda value: str(value).strip(),
     "size": parse_name,
@@ -104,13 +107,16 @@ def _assignments(
     )
     fields: dict[str, dict[str, Any]] = {profile: {} for profile in profiles}
     for key, value in properties.items():
-        if not isinstance(key, str) or not key.startswith(COURSE_PREFIX) or key == COURSE_PROFILES:
+        if not isinstance(key, str) or not key.startswith(COURSE_PREFIX):
+            continue
+        if key in (COURSE_PROFILES, COURSE_DESCRIPTION):
             continue
         profile, _, name = key.removeprefix(COURSE_PREFIX).rpartition(".")
         if name not in _ASSIGNMENT_FIELDS or not profile:
             expected = f"{COURSE_PROFILES}, " + _expected(
                 f"{COURSE_PREFIX}<profile>.", _ASSIGNMENT_FIELDS
             )
+            expected += f", {COURSE_DESCRIPTION}"
             problems.append(Problem(key, "property.unknown", {"expected": expected}))
         elif profile not in fields:
             problems.append(Problem(key, "property.profile_not_assigned", {"profile": profile}))

@@ -1,0 +1,79 @@
+"""The course service as the hub starts it: its service entry, its role, its settings.
+
+Called at the end of ``jupyterhub_config.py`` (after every unilim-hub setting is set):
+
+    from unilim_hub.courses.launch import add_course_service
+    add_course_service(c, url="http://127.0.0.1:10101", state_dir="/srv/jupyterhub/courses")
+
+The service validates courses against the same settings as the hub: they travel to it
+as JSON in its environment, so that it needs neither the hub's configuration file nor
+its environment.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from traitlets.config import Config
+
+from ..configuration import raw_settings
+from ..policy.models import COURSE_MANAGE_SCOPE
+from . import SERVICE_NAME, SETTINGS_VARIABLE, STATE_VARIABLE
+
+ROLE_NAME = "unilim-course-service"
+# The hub's rights of the service itself: read every group (the course groups, their
+# members and properties) and write group properties (JupyterHub has no narrower scope
+# that allows PUT /groups/{name}/properties, and no filter "course groups only"); list the
+# users with a running server and read those servers, for the course's page; read the
+# hub's metrics for the admins' status page.
+SERVICE_SCOPES = ("groups", "list:users", "read:servers", "read:metrics")
+# What a person's OAuth token for the service may carry: the course scopes of teachers'
+# roles, `groups` for those who may already edit any group's properties, and
+# `read:metrics` for those who may see the status page (both: admins).
+OAUTH_SCOPES = (COURSE_MANAGE_SCOPE, "groups", "read:metrics")
+
+
+def _json(value: object) -> object:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def service_settings(config: Config) -> str:
+    """unilim-hub's settings of ``config`` as JSON; a value that is not JSON is left out."""
+    raw: dict[str, Any] = {}
+    for key, value in raw_settings(config).items():
+        try:
+            raw[key] = json.loads(json.dumps(value, default=_json))
+        except (TypeError, ValueError):
+            continue  # e.g. a callable: the settings reader then reports the key
+    return json.dumps(raw)
+
+
+def course_service(
+    config: Config, *, url: str, state_dir: str, command: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The service entry for ``JupyterHub.services`` and its role for ``load_roles``."""
+    service = {
+        "name": SERVICE_NAME,
+        "url": url,
+        "command": command or ["unilim-hub-courses"],
+        "environment": {
+            SETTINGS_VARIABLE: service_settings(config),
+            STATE_VARIABLE: state_dir,
+        },
+        "oauth_client_allowed_scopes": list(OAUTH_SCOPES),
+        "display": True,
+        "oauth_no_confirm": True,  # part of the hub: no extra consent page
+    }
+    role = {"name": ROLE_NAME, "scopes": list(SERVICE_SCOPES), "services": [SERVICE_NAME]}
+    return service, role
+
+
+def add_course_service(
+    c: Config, *, url: str, state_dir: str, command: list[str] | None = None
+) -> None:
+    service, role = course_service(c, url=url, state_dir=state_dir, command=command)
+    c.JupyterHub.services.append(service)
+    c.JupyterHub.load_roles.append(role)
