@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from unilim_hub.policy.models import GroupNaming, S3Settings
 from unilim_hub.policy.s3names import course_data, s3_segment, server_grant, user_prefix
-from unilim_hub.policy.storage import MAX_SESSION_POLICY_CHARS, Prefix
+from unilim_hub.policy.storage import (
+    MAX_SESSION_POLICY_CHARS,
+    PolicyTooLong,
+    Prefix,
+    session_policy,
+)
 
 S3 = S3Settings()
 NAMING = GroupNaming()
@@ -106,6 +111,25 @@ def test_plain_looking_names_never_collide_with_hashed_ones(name: str) -> None:
     assert ("--" in s3_segment(name)) == (s3_segment(name) != name)
 
 
+def test_prefixes_of_existing_users_and_courses_never_change() -> None:
+    # A person's objects stay under the prefix they were written to: a release that named
+    # it otherwise would show them an empty folder. These are the segments handed out.
+    assert s3_segment("Élodie.Martin") == "elodie.martin--5e4f189236763fbce79b"
+    assert s3_segment("jean.-Pierre") == "jean-pierre--71abd79e6b39b7289a06"
+    assert s3_segment("-.Bob._") == "bob--e9b65bb3b2b4084d9c3d"
+    assert s3_segment("a..b") == "a.b--f62b42414c514fa689d3"
+    assert s3_segment("..") == "x--5ec1f7e700f37c3d0b29"
+    assert s3_segment("\udcff") == "x--8f1d0f9c88065271ef88"
+    assert s3_segment("X" * 64) == "x" * 40 + "--be4d3ed1fc5f5cfa0073"
+
+
+@pytest.mark.parametrize("name", ["Alice", "a--b", "..", "", "x" * 64, "jean.-Pierre"])
+def test_a_hashed_segment_typed_as_a_name_gets_a_prefix_of_its_own(name: str) -> None:
+    # Someone named like another person's hashed segment never reads that person's objects.
+    segment = s3_segment(name)
+    assert s3_segment(segment) != segment
+
+
 def test_user_and_course_prefixes_live_in_their_buckets() -> None:
     assert user_prefix(S3, "alice") == Prefix("unilim-users", "users/alice/")
     assert course_data(S3, "info101") == Prefix("unilim-courses", "info101/")
@@ -145,6 +169,36 @@ def test_too_many_courses_leave_the_last_followed_ones_out_and_say_so() -> None:
     assert grant.taught == ("zz-taught",)  # taught courses are kept first
     assert grant.left_out and grant.left_out[-1] == "c059"
     assert set(grant.followed) | set(grant.left_out) == {f"c{n:03d}" for n in range(60)}
+
+
+@pytest.mark.parametrize(
+    ("taught", "followed"),
+    [(40, 5), (10, 40), (1, 0), (0, 1), (2, 3)],
+)
+def test_each_course_is_either_granted_as_told_or_said_left_out(taught: int, followed: int) -> None:
+    # What the grant says (shown to the person) is exactly what the credentials allow:
+    # taught courses written, followed ones read, the others named as left out.
+    groups = [f"teacher-t{n:03d}" for n in range(taught)]
+    groups += [f"course-f{n:03d}" for n in range(followed)]
+    grant = server_grant(S3, NAMING, "tina", groups)
+    reads, writes = _grants(grant.policy.text)
+    own = {"arn:aws:s3:::unilim-users/users/tina/*"}
+    assert writes == own | {f"arn:aws:s3:::unilim-courses/{c}/*" for c in grant.taught}
+    assert reads == writes | {f"arn:aws:s3:::unilim-courses/{c}/*" for c in grant.followed}
+    every = [f"t{n:03d}" for n in range(taught)] + [f"f{n:03d}" for n in range(followed)]
+    assert [*grant.taught, *grant.followed, *grant.left_out] == every
+    # Followed courses are left out before any taught one.
+    assert not grant.followed or len(grant.taught) == taught
+    # No course is left out that would have fitted: one more is too long.
+    if grant.left_out:
+        next_one = grant.left_out[0]
+        taught_more = [*grant.taught, *([next_one] if next_one.startswith("t") else [])]
+        followed_more = [*grant.followed, *([next_one] if next_one.startswith("f") else [])]
+        longer = session_policy(
+            read_write=[grant.own, *(course_data(S3, c) for c in taught_more)],
+            read_only=[course_data(S3, c) for c in followed_more],
+        )
+        assert isinstance(longer, PolicyTooLong)
 
 
 def test_a_very_long_username_still_gets_its_prefix() -> None:

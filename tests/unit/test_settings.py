@@ -71,6 +71,65 @@ def test_s3_settings_are_read_as_written():
     )
 
 
+def test_s3_region_lifetimes_and_strict_mode_are_read_as_written():
+    s3 = loaded(
+        {
+            "UnilimSpawner": {
+                "s3_region": "eu-west-3",
+                "s3_credentials_duration": 43200,
+                "s3_refresh_interval": 600,
+                "s3_strict": True,
+            }
+        }
+    ).storage.s3
+    assert (s3.region, s3.credentials_duration, s3.refresh_interval, s3.strict) == (
+        "eu-west-3",
+        43200,
+        600,
+        True,
+    )
+    assert loaded({"UnilimSpawner": {"s3_region": ""}}).storage.s3.region == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("duration", "interval", "renewed_every"),
+    [(900, 0, 450), (901, 0, 450), (3600, 0, 1800), (900, 450, 450), (900, 1, 1)],
+)
+def test_credentials_are_renewed_by_half_of_their_lifetime_at_the_latest(
+    duration, interval, renewed_every
+):
+    traits = {"s3_credentials_duration": duration, "s3_refresh_interval": interval}
+    s3 = loaded({"UnilimSpawner": traits}).storage.s3
+    assert (s3.credentials_duration, s3.refresh_interval) == (duration, renewed_every)
+
+
+DURATION = (
+    "UnilimSpawner.s3_credentials_duration: {} is outside the accepted range:"
+    " write a whole number from 900 to 43200."
+)
+INTERVAL = (
+    "UnilimSpawner.s3_refresh_interval: {} is outside the accepted range:"
+    " write a whole number from 1 to {}."
+)
+
+
+@pytest.mark.parametrize(
+    ("traits", "expected"),
+    [
+        ({"s3_credentials_duration": 899}, DURATION.format(899)),
+        ({"s3_credentials_duration": 43201}, DURATION.format(43201)),
+        ({"s3_credentials_duration": "1h"}, DURATION.format("'1h'")),
+        ({"s3_credentials_duration": 900, "s3_refresh_interval": 451}, INTERVAL.format(451, 450)),
+        ({"s3_refresh_interval": -5}, INTERVAL.format(-5, 1800)),
+        ({"s3_refresh_interval": 2.5}, INTERVAL.format(2.5, 1800)),
+        # A wrong duration is told once: the interval is judged against the default one.
+        ({"s3_credentials_duration": 60, "s3_refresh_interval": 1800}, DURATION.format(60)),
+    ],
+)
+def test_credential_lifetimes_sts_refuses_are_told_with_the_range(traits, expected):
+    assert told({"UnilimSpawner": traits}) == [expected]
+
+
 def test_an_empty_bucket_name_means_the_default_bucket():
     settings = loaded({"UnilimSpawner": {"s3_users_bucket": "", "s3_courses_bucket": ""}})
     assert (settings.storage.s3.users_bucket, settings.storage.s3.courses_bucket) == (

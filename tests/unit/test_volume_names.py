@@ -15,6 +15,7 @@ from unilim_hub.policy.quotas import charged_quota
 from unilim_hub.policy.volumes import (
     DNS_LABEL,
     course_claim_name,
+    course_folder,
     course_mount_path,
     course_volumes,
     home_claim_name,
@@ -57,6 +58,7 @@ HOSTILE = [
     "info_101",
     "ınfo101",  # dotless i: lower-cases to itself, not to "info101"
     "K",  # Kelvin sign
+    "\udcff",  # a lone surrogate (a broken byte decoded by surrogateescape)
 ]
 
 
@@ -112,6 +114,37 @@ def test_look_alike_names_stay_distinct(a: str, b: str) -> None:
     if a != b:
         assert safe_name(a) != safe_name(b)
         assert course_mount_path(a) != course_mount_path(b)
+
+
+def test_names_of_existing_volumes_never_change() -> None:
+    # A home or a course folder is found again by its name only: a release that named it
+    # otherwise would start people on a new, empty volume. These are the names handed out.
+    assert home_claim_name("Alice.Dupont") == "claim-alice-dupont---52891893"
+    assert home_claim_name("-alice-") == "claim-alice---8bbe7cdb"
+    assert home_claim_name("9lives") == "claim-x-9lives---bc867356"
+    assert home_claim_name("K") == "claim-k---86be9a55"
+    assert home_claim_name("\udcff") == "claim-x---8f1d0f9c"
+    assert course_claim_name("Info 101") == "course-info-101---a66172cc"
+    assert course_claim_name("L3-Info") == "course-l3-info---fa3da259"
+    assert course_mount_path("..") == "/home/jovyan/courses/x---5ec1f7e7"
+    assert course_folder("9lives") == "9lives"
+
+
+def test_long_names_fill_the_length_and_never_end_a_cut_on_a_hyphen() -> None:
+    assert safe_name("a" * 48) == "a" * 48
+    assert safe_name("a" * 49) == "a" * 37 + "---8f9bec6a"
+    assert home_claim_name("A" * 300) == "claim-" + "a" * 37 + "---4daeb9ac"
+    # Cut after 36 letters, on the hyphen that stands for ".": the hyphen goes.
+    assert safe_name("a" * 36 + ".b" + "c" * 20) == "a" * 36 + "---e4e347aa"
+
+
+@pytest.mark.parametrize("name", ["..", "Alice.Dupont", "a--b", "-", "", "é" * 70])
+def test_a_hashed_name_typed_as_a_name_gets_a_volume_of_its_own(name: str) -> None:
+    # "a--b" or a name someone copied from a volume list ("x---5ec1f7e7") is not a plain
+    # name: it is hashed again, so it never takes the volume of the name it was made from.
+    made = safe_name(name)
+    assert "--" in made and safe_name(made) != made
+    assert course_folder(course_folder(name)) != course_folder(name)
 
 
 def test_teachers_write_and_students_read_their_course_folders() -> None:

@@ -41,8 +41,8 @@ def s3_segment(name: str) -> str:
 def _stem(name: str) -> str:
     """A readable, lower-case ASCII reminder of the name: no `--`, no `..`, no end dot."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    stem = _NOT_STEM.sub("-", ascii_name.lower())
-    stem = re.sub(r"\.{2,}", ".", re.sub(r"-{2,}", "-", stem))
+    # One "-" for each run of other characters: the stem never holds "--".
+    stem = re.sub(r"\.{2,}", ".", _NOT_STEM.sub("-", ascii_name.lower()))
     stem = stem[:_STEM_MAX].strip("-._")
     return re.sub(r"[-.]{2,}", "-", stem) or "x"
 

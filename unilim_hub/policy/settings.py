@@ -161,7 +161,7 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
         region=text("s3_region") or S3Settings.region,
         credentials_duration=duration,
         refresh_interval=interval,
-        strict=raw.get(f"{SPAWNER}.s3_strict", S3Settings.strict) is True,
+        strict=raw[f"{SPAWNER}.s3_strict"] is True,
     )
 
 
@@ -175,12 +175,12 @@ def _s3_lifetimes(check: Checker, raw: Raw) -> tuple[int, int]:
         f"{SPAWNER}.s3_credentials_duration",
         f"{SPAWNER}.s3_refresh_interval",
     )
-    duration = raw.get(duration_key, S3Settings.credentials_duration)
+    duration = raw[duration_key]
     low, high = STS_DURATION
     if not isinstance(duration, int) or not low <= duration <= high:
         check.add(duration_key, "value.between", value=repr(duration), low=str(low), high=str(high))
         duration = S3Settings.credentials_duration
-    interval = raw.get(interval_key, 0) or duration // 2  # 0: half of the duration
+    interval = raw[interval_key] or duration // 2  # 0: half of the duration
     if not isinstance(interval, int) or not 1 <= interval <= duration // 2:
         check.add(
             interval_key, "value.between", value=repr(interval), low="1", high=str(duration // 2)
