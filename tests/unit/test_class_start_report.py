@@ -50,7 +50,7 @@ def test_a_rate_spaces_the_starts_evenly():
 def test_the_8_oclock_curve_peaks_early_and_stays_within_its_duration():
     offsets = arrival_offsets(Pattern("curve", seconds=600), 1000)
     assert offsets == sorted(offsets)
-    assert 0 < offsets[0] and offsets[-1] < 600
+    assert offsets[0] > 0 and offsets[-1] < 600
     first_quarter = sum(1 for t in offsets if t < 150)
     assert first_quarter == 250  # the peak at 150 s: a quarter arrive before it
     # Densest around the peak: more arrivals in the minute around it than in the last one.
