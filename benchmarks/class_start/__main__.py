@@ -153,8 +153,15 @@ class Starts:
         for name in waiting:
             if listed.get(name):
                 self.finish(Start(name, "ready", now - self.sent[name]))
-            elif name not in listed:
+            elif name not in listed and not has_server(hub, name):  # paging can miss one
                 self.finish(ended_start(name, start_page_message(hub, name)))
+
+
+def has_server(hub: Hub, name: str) -> bool:
+    try:
+        return "" in hub.api("GET", f"/users/{name}").json().get("servers", {})
+    except (requests.RequestException, ValueError):
+        return True  # no answer: ask again at the next poll
 
 
 def message_of(response: requests.Response) -> str:
