@@ -56,8 +56,17 @@ c.KubeSpawner.extra_labels = {LABELS!r}
 c.KubeSpawner.start_timeout = 300
 c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
 """
-# Plain KubeSpawner with the same light pods, profile-less.
-KUBESPAWNER_CONFIG = 'c.JupyterHub.spawner_class = "kubernetes"\n'
+# Plain KubeSpawner with the same light pods, profile-less; the user namespace enforces
+# Pod Security "restricted", which a plain deployment meets with this security context.
+KUBESPAWNER_CONFIG = """
+c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+c.KubeSpawner.container_security_context = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""
 POLL_SECONDS = 1.0
 HUBS: list[Hub] = []  # running now: stopped on the way out, whatever happens
 
