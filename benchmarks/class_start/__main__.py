@@ -224,7 +224,7 @@ def process_use(hub: Hub) -> tuple[float, int]:
         return math.nan, 0
 
 
-def measure_phase(hub: Hub, spawner: str, pattern: Pattern, names: list[str], args: Any):
+def measure_phase(hub: Hub, spawner: str, pattern: Pattern, names: list[str], args: Any) -> Phase:
     cpu_before, _ = process_use(hub)
     api_before = measure.api_requests()
     offsets = arrival_offsets(pattern, len(names))
@@ -289,7 +289,9 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
     )
 
 
-def run_spawner(spawner: str, pattern: Pattern, workdir: Path, args: Any):
+def run_spawner(
+    spawner: str, pattern: Pattern, workdir: Path, args: Any
+) -> tuple[Phase, Drill | None]:
     """One spawner on a fresh hub: users, starts, (UnilimSpawner) restart drill, clean-up."""
     workdir.mkdir()
     hub = Hub(workdir, ports=PORTS)
