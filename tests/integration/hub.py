@@ -96,8 +96,9 @@ class Hub:
         self.log_path = workdir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, extra_config: str = "") -> None:
-        """Start the hub; ``extra_config`` is configuration loaded after the shared one."""
+    def start(self, extra_config: str = "", timeout: float = 60) -> None:
+        """Start the hub; ``extra_config`` is configuration loaded after the shared one.
+        Waits up to ``timeout`` seconds for its API to answer."""
         proxy.install()
         extra = self.workdir / "extra_config.py"
         extra.write_text(extra_config)
@@ -126,7 +127,7 @@ class Hub:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_ready()
+        self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

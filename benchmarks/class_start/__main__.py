@@ -1,0 +1,400 @@
+"""Run the class-start benchmark: `python -m benchmarks.class_start --help`.
+
+The steps: bring the local platform up; measure its own ceiling (light pods with no hub);
+then, for each round, UnilimSpawner and plain KubeSpawner one after the other (the order
+alternates between rounds), each on a fresh hub: create the users, send their starts
+with the arrival pattern, wait for every outcome, read what the hub and the API server
+spent, (UnilimSpawner) restart the hub with the servers running, stop and delete
+everything. Whatever happens, Ctrl-C included, the hubs and the benchmark's pods go.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devenv import kube
+from devenv import platform as devenv_platform
+from tests.integration.hub import Hub
+from tests.integration.test_quotas_hub import start_page_message, stop_all
+from unilim_hub.cluster import CHARGED_GROUP
+
+from . import measure
+from .report import (
+    Drill,
+    Pattern,
+    Phase,
+    Start,
+    arrival_offsets,
+    comparison,
+    ended_start,
+    parse_pattern,
+    reason_of,
+)
+
+# Not the tests' ports: the benchmark may run while a developer's demo does.
+PORTS = (18750, 18751, 18791)
+SPAWNERS = ("unilim", "kubernetes")
+PREFIX = {"unilim": "bu", "kubernetes": "bk"}  # user names: bu0001, bk0001, ...
+BODY: dict[str, dict[str, str]] = {"unilim": {"profile": "python"}, "kubernetes": {}}
+LABELS = {**measure.LIGHT, measure.BENCH_LABEL: "class-start"}
+COMMON_CONFIG = f"""
+c.KubeSpawner.extra_labels = {LABELS!r}
+c.KubeSpawner.start_timeout = 300
+c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
+"""
+# Plain KubeSpawner with the same light pods, profile-less; the user namespace enforces
+# Pod Security "restricted", which a plain deployment meets with this security context.
+KUBESPAWNER_CONFIG = """
+c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+c.KubeSpawner.container_security_context = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""
+POLL_SECONDS = 1.0
+HUBS: list[Hub] = []  # running now: stopped on the way out, whatever happens
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def hub_config(spawner: str) -> str:
+    return COMMON_CONFIG + (KUBESPAWNER_CONFIG if spawner == "kubernetes" else "")
+
+
+def create_users(hub: Hub, names: list[str], course_size: int) -> None:
+    """All in `student`; `course_size` at a time in a course group (course-bench-00, ...)."""
+    hub.api("POST", "/groups/student")
+    for first in range(0, len(names), course_size):
+        course = names[first : first + course_size]
+        group = f"course-bench-{first // course_size:02}"
+        hub.api("POST", "/users", json={"usernames": course})  # 409 for existing ones: fine
+        hub.api("POST", f"/groups/{group}")
+        for member_of in (group, "student"):
+            hub.api("POST", f"/groups/{member_of}/users", json={"users": course}).raise_for_status()
+
+
+def delete_users(hub: Hub, names: list[str]) -> None:
+    stop_all(hub)
+    with ThreadPoolExecutor(20) as pool:
+        list(pool.map(lambda name: hub.api("DELETE", f"/users/{name}"), names))
+
+
+def servers(hub: Hub) -> dict[str, bool]:
+    """Every active user's default server: ready or not (one listing, paged)."""
+    found: dict[str, bool] = {}
+    while True:
+        page = hub.api("GET", "/users", params={"state": "active", "offset": len(found)})
+        page.raise_for_status()
+        if not page.json():
+            return found
+        for user in page.json():
+            server = user.get("servers", {}).get("")
+            found[user["name"]] = bool(server and server.get("ready"))
+
+
+class Starts:
+    """The outcome of every start, filled by the request threads and the poll."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: dict[str, float] = {}
+        self.accepted: set[str] = set()  # answered 202: outcome still to come
+        self.done: dict[str, Start] = {}
+        self.last = 0.0  # when the last outcome came
+
+    def finish(self, start: Start) -> None:
+        with self.lock:
+            self.accepted.discard(start.name)
+            self.done[start.name] = start
+            self.last = time.monotonic()
+
+    def send(self, hub: Hub, name: str, body: dict[str, str], timeout: float) -> None:
+        began = self.sent[name] = time.monotonic()
+        try:
+            response = requests.post(
+                f"{hub.url}/hub/api/users/{name}/server",
+                json=body,
+                headers={"Authorization": f"token {hub.token}"},
+                timeout=timeout,
+            )
+        except requests.RequestException as error:
+            self.finish(Start(name, "failed", reason=type(error).__name__))
+            return
+        if response.status_code == 201:  # the hub waited for it: ready now
+            self.finish(Start(name, "ready", time.monotonic() - began))
+        elif response.status_code == 202:
+            with self.lock:
+                self.accepted.add(name)
+        else:
+            outcome = "refused" if response.status_code == 429 else "failed"
+            reason = f"HTTP {response.status_code}: {reason_of(message_of(response))}"
+            self.finish(Start(name, outcome, reason=reason))
+
+    def poll(self, hub: Hub) -> None:
+        """Ready, or gone (refused or failed after 202): one listing of the active users."""
+        with self.lock:
+            waiting = set(self.accepted)
+        if not waiting:
+            return
+        try:
+            listed = servers(hub)
+        except (requests.RequestException, ValueError):  # the hub too busy to answer
+            return
+        now = time.monotonic()
+        for name in waiting:
+            if listed.get(name):
+                self.finish(Start(name, "ready", now - self.sent[name]))
+            elif name not in listed and not has_server(hub, name):  # paging can miss one
+                self.finish(ended_start(name, start_page_message(hub, name)))
+
+
+def has_server(hub: Hub, name: str) -> bool:
+    try:
+        return "" in hub.api("GET", f"/users/{name}").json().get("servers", {})
+    except (requests.RequestException, ValueError):
+        return True  # no answer: ask again at the next poll
+
+
+def message_of(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message", ""))
+    except ValueError:
+        return response.text[:200]
+
+
+def start_all(
+    hub: Hub, names: list[str], offsets: list[float], body: dict[str, str], timeout: float
+) -> tuple[list[Start], float]:
+    """Send each start at its offset (one thread each), wait for every outcome; returns
+    them and the seconds from the first request to the last outcome."""
+    starts = Starts()
+    first = time.monotonic() + 2  # every thread is waiting before the first request
+
+    def send(name: str, offset: float) -> None:
+        time.sleep(max(0.0, first + offset - time.monotonic()))
+        starts.send(hub, name, body, timeout)
+
+    threads = [
+        threading.Thread(target=send, args=item, daemon=True)
+        for item in zip(names, offsets, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = first + offsets[-1] + timeout
+    while len(starts.done) < len(names) and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        starts.poll(hub)
+    for name in names:
+        if name not in starts.done:
+            starts.finish(Start(name, "failed", reason=f"no outcome in {timeout:g} s"))
+    return [starts.done[name] for name in names], max(starts.last - first, 0.0)
+
+
+def hub_is_up(hub: Hub) -> bool:
+    try:
+        return hub.process is not None and hub.process.poll() is None and hub.api("GET", "/").ok
+    except requests.RequestException:
+        return False
+
+
+def process_use(hub: Hub) -> tuple[float, int]:
+    """The hub's CPU seconds and peak RSS so far (NaN, 0 once it has exited)."""
+    try:
+        assert hub.process is not None
+        return measure.cpu_seconds(hub.process.pid), measure.peak_rss_bytes(hub.process.pid)
+    except (OSError, IndexError, ValueError):
+        return math.nan, 0
+
+
+def measure_phase(hub: Hub, spawner: str, pattern: Pattern, names: list[str], args: Any) -> Phase:
+    cpu_before, _ = process_use(hub)
+    api_before = measure.api_requests()
+    offsets = arrival_offsets(pattern, len(names))
+    say(f"{spawner}: {len(names)} starts, {pattern}")
+    starts, elapsed = start_all(hub, names, offsets, BODY[spawner], args.timeout)
+    cpu_after, peak_rss = process_use(hub)
+    api_after = measure.api_requests()
+    return Phase(
+        spawner=spawner,
+        pattern=pattern,
+        starts=starts,
+        elapsed=elapsed,
+        cpu_seconds=cpu_after - cpu_before,
+        peak_rss_bytes=peak_rss,
+        api_requests=api_after - api_before,
+        hub_up=hub_is_up(hub),
+    )
+
+
+def pods_per_group() -> dict[str, int]:
+    """The benchmark's pods at the API server, counted per charged group (what the
+    hub's quota ledger counts)."""
+    listing = kube.kubectl(
+        "-n", kube.USER_NAMESPACE, "get", "pods", "-l", measure.BENCH_LABEL, "-o", "json"
+    )
+    labels = [pod["metadata"].get("labels", {}) for pod in json.loads(listing)["items"]]
+    return dict(Counter(found[CHARGED_GROUP] for found in labels if CHARGED_GROUP in found))
+
+
+def group_usage(hub: Hub, group: str) -> float | None:
+    """The hub's own count of `group`'s servers (unilim_group_usage, /hub/metrics)."""
+    metrics = requests.get(
+        f"{hub.url}/hub/metrics", headers={"Authorization": f"token {hub.token}"}, timeout=30
+    ).text
+    wanted = f'unilim_group_usage{{group="{group}",resource="servers"}} '
+    for line in metrics.splitlines():
+        if line.startswith(wanted):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Drill:
+    """Restart the hub with `running` servers up; a new user (`probe`) then starts."""
+    before = pods_per_group()
+    say(f"restart drill: {len(running)} servers running, pods per group {before}")
+    hub.stop()
+    began = time.monotonic()
+    hub.start(config, timeout=300)
+    answered = time.monotonic() - began
+    after = pods_per_group()
+    ready_after = None
+    if hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"]).status_code in (201, 202):
+        try:
+            hub.wait_ready(probe, timeout=120)
+            ready_after = time.monotonic() - began
+        except RuntimeError as error:
+            say(f"restart drill: the new start did not become ready: {error}")
+    listed = servers(hub)
+    kept = sum(1 for name in running if listed.get(name))
+    return Drill(
+        len(running), answered, ready_after, kept, before, after, group_usage(hub, "student")
+    )
+
+
+def run_spawner(
+    spawner: str, pattern: Pattern, workdir: Path, args: Any
+) -> tuple[Phase, Drill | None]:
+    """One spawner on a fresh hub: users, starts, (UnilimSpawner) restart drill, clean-up."""
+    workdir.mkdir()
+    hub = Hub(workdir, ports=PORTS)
+    HUBS.append(hub)
+    names = [f"{PREFIX[spawner]}{i:04}" for i in range(args.n)]
+    probe = f"{PREFIX[spawner]}probe"
+    drill = None
+    try:
+        hub.start(hub_config(spawner))
+        create_users(hub, [*names, probe], args.course_size)
+        phase = measure_phase(hub, spawner, pattern, names, args)
+        say(f"{spawner}: {phase.count('ready')} ready in {phase.elapsed:.1f} s")
+        if args.drill and spawner == "unilim" and phase.hub_up:
+            ready = [s.name for s in phase.starts if s.outcome == "ready"]
+            drill = restart_drill(hub, ready, probe, hub_config(spawner))
+        if hub_is_up(hub):
+            delete_users(hub, [*names, probe])
+    finally:
+        hub.stop()
+        HUBS.remove(hub)
+        measure.delete_bench_pods()
+    return phase, drill
+
+
+def run(args: Any, workdir: Path) -> None:
+    pattern = parse_pattern(args.pattern)
+    if args.ceiling:
+        say(f"platform ceiling: {args.ceiling} light pods, no hub")
+        try:
+            print(asyncio.run(measure.ceiling(args.ceiling, args.ceiling_concurrency)), flush=True)
+        finally:
+            measure.delete_bench_pods()
+    spawners = list(SPAWNERS) if args.spawner == "both" else [args.spawner]
+    for round_ in range(args.rounds):
+        order = spawners if round_ % 2 == 0 else spawners[::-1]  # ABBA: drift cancels
+        phases: dict[str, Phase] = {}
+        for spawner in order:
+            phase, drill = run_spawner(spawner, pattern, workdir / f"{spawner}-{round_}", args)
+            phases[spawner] = phase
+            if drill is not None:
+                print(drill, flush=True)
+        print(f"\nround {round_ + 1} of {args.rounds}", flush=True)
+        if len(phases) == 2:
+            print(comparison(phases["unilim"], phases["kubernetes"]), flush=True)
+        else:
+            (only,) = phases.values()
+            print(comparison(only, only), flush=True)
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.class_start",
+        description="A class start on the local platform: UnilimSpawner against plain "
+        "KubeSpawner, with light pods (docs/operators/performance.md).",
+    )
+    parser.add_argument("--n", type=int, default=100, help="users who start (default 100)")
+    parser.add_argument(
+        "--pattern",
+        default="burst",
+        help="burst (all in the same second), rate:<starts per second>, or curve[:<seconds>] "
+        "(the 8:00 arrivals, 600 s unless given)",
+    )
+    parser.add_argument("--spawner", choices=["unilim", "kubernetes", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds (default 1)")
+    parser.add_argument("--course-size", type=int, default=30, help="users per course group")
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds a start may take (default 300)"
+    )
+    parser.add_argument(
+        "--ceiling", type=int, default=None, help="light pods of the ceiling (default N; 0: skip)"
+    )
+    parser.add_argument("--ceiling-concurrency", type=int, default=100)
+    parser.add_argument("--no-drill", dest="drill", action="store_false", help="no hub restart")
+    args = parser.parse_args(argv)
+    parse_pattern(args.pattern)  # a typo fails here, before the platform comes up
+    if args.ceiling is None:
+        args.ceiling = args.n
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments(argv)
+    # Loopback only: a proxy setting of the machine would route even 127.0.0.1 elsewhere.
+    for variable in [
+        v for v in os.environ if v.lower() in ("http_proxy", "https_proxy", "all_proxy")
+    ]:
+        del os.environ[variable]
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.0/8,localhost"
+    started: list[str] = []
+    try:
+        devenv_platform.up(started=started)
+        kube.ensure_hub_rbac()
+        measure.delete_bench_pods()  # an interrupted run's leftovers
+        with tempfile.TemporaryDirectory(prefix="class-start-") as workdir:
+            run(args, Path(workdir))
+    except KeyboardInterrupt:
+        say("interrupted: stopping the hubs and deleting the benchmark's pods")
+    finally:
+        for hub in list(HUBS):
+            hub.stop()
+        measure.delete_bench_pods()
+        devenv_platform.down(started)  # only what this run started
+
+
+if __name__ == "__main__":
+    main()
