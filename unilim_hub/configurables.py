@@ -313,7 +313,7 @@ class SpawnerTraits(SettingsSection):
 
         .. versionadded:: 0.3
         """,
-    )
+    ).tag(secret=True)
 
     s3_secret_key = Unicode(
         config=True,
@@ -323,7 +323,7 @@ class SpawnerTraits(SettingsSection):
 
         .. versionadded:: 0.3
         """,
-    )
+    ).tag(secret=True)
 
     @default("s3_access_key")
     def _s3_access_key_default(self) -> str:

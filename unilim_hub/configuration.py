@@ -68,6 +68,17 @@ def raw_settings(config: Config) -> dict[str, Any]:
     return raw
 
 
+def secret_settings() -> frozenset[str]:
+    """The settings tagged ``secret`` (``"Class.trait"``): read by the hub only, never
+    passed on (to the course service) nor shown."""
+    return frozenset(
+        f"{cls.section}.{name}"
+        for cls in CONFIGURABLES
+        for name, trait in cls.class_own_traits(config=True).items()
+        if trait.metadata.get("secret")
+    )
+
+
 def unknown_settings(config: Config) -> Iterator[Problem]:
     """Settings named in our sections that no trait declares: typos traitlets only warns about."""
     for cls in CONFIGURABLES:

@@ -138,6 +138,19 @@ def test_an_empty_bucket_name_means_the_default_bucket():
     )
 
 
+def test_one_bucket_for_users_and_courses_is_refused():
+    """Course prefixes are course codes: in the users' bucket, a course `users` would give
+    its teachers every user's objects."""
+    assert told(
+        {"UnilimSpawner": {"s3_users_bucket": "unilim", "s3_courses_bucket": "unilim"}}
+    ) == [
+        "UnilimSpawner.s3_courses_bucket: Must differ from s3_users_bucket ('unilim'): in one "
+        "bucket a course code could name users' objects (a course 'users' would grant its "
+        "teachers every user's files)."
+    ]
+    assert told({"UnilimSpawner": {"s3_courses_bucket": "unilim-users"}}) != []
+
+
 def test_site_settings_are_read_as_written():
     settings = loaded(
         {

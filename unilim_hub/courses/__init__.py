@@ -12,3 +12,6 @@ the authenticator.
 SERVICE_NAME = "courses"
 SETTINGS_VARIABLE = "UNILIM_COURSES_SETTINGS"  # unilim-hub's settings, JSON
 STATE_VARIABLE = "UNILIM_COURSES_STATE"  # the folder of the service's history
+# The address the service listens on, when not its URL's host: in a hub pod the URL names
+# the hub's Service (http://hub:10101), which is no address of the pod: listen on 0.0.0.0.
+BIND_VARIABLE = "UNILIM_COURSES_BIND"

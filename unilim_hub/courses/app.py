@@ -22,7 +22,7 @@ from tornado import web
 from ..i18n import describe
 from ..policy.models import Settings
 from ..policy.settings import build_settings
-from . import SETTINGS_VARIABLE, STATE_VARIABLE, pages
+from . import BIND_VARIABLE, SETTINGS_VARIABLE, STATE_VARIABLE, pages
 from .handlers import CourseAPI, CoursesAPI, HistoryAPI, OpenAPIHandler, ServersAPI, StatusAPI
 from .history import History
 from .hubapi import HubAPI
@@ -74,7 +74,8 @@ async def serve() -> None:
     service = CourseService(settings, hub, History(state / HISTORY_FILE))
     app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/courses/"))
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
-    app.listen(url.port or 80, url.hostname or "127.0.0.1", xheaders=True)
+    address = os.environ.get(BIND_VARIABLE) or url.hostname or "127.0.0.1"
+    app.listen(url.port or 80, address, xheaders=True)
     logging.info("Course service at %s, history in %s", url.geturl(), state / HISTORY_FILE)
     await _until_the_hub_is_gone()
 

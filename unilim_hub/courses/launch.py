@@ -17,9 +17,9 @@ from typing import Any
 
 from traitlets.config import Config
 
-from ..configuration import raw_settings
+from ..configuration import raw_settings, secret_settings
 from ..policy.models import COURSE_MANAGE_SCOPE
-from . import SERVICE_NAME, SETTINGS_VARIABLE, STATE_VARIABLE
+from . import BIND_VARIABLE, SERVICE_NAME, SETTINGS_VARIABLE, STATE_VARIABLE
 
 ROLE_NAME = "unilim-course-service"
 # The hub's rights of the service itself: read every group (the course groups, their
@@ -41,9 +41,13 @@ def _json(value: object) -> object:
 
 
 def service_settings(config: Config) -> str:
-    """unilim-hub's settings of ``config`` as JSON; a value that is not JSON is left out."""
+    """unilim-hub's settings of ``config`` as JSON; a value that is not JSON is left out,
+    and so are the secrets (the hub's S3 keys): the service needs none of them."""
     raw: dict[str, Any] = {}
+    secrets = secret_settings()
     for key, value in raw_settings(config).items():
+        if key in secrets:
+            continue
         try:
             raw[key] = json.loads(json.dumps(value, default=_json))
         except (TypeError, ValueError):
@@ -72,8 +76,17 @@ def course_service(
 
 
 def add_course_service(
-    c: Config, *, url: str, state_dir: str, command: list[str] | None = None
+    c: Config,
+    *,
+    url: str,
+    state_dir: str,
+    command: list[str] | None = None,
+    bind: str | None = None,
 ) -> None:
+    """Add the service and its role to the hub's configuration ``c``. ``bind``: the address
+    it listens on when not ``url``'s host (``0.0.0.0`` in a hub pod reached as ``hub``)."""
     service, role = course_service(c, url=url, state_dir=state_dir, command=command)
+    if bind:
+        service["environment"][BIND_VARIABLE] = bind
     c.JupyterHub.services.append(service)
     c.JupyterHub.load_roles.append(role)

@@ -152,6 +152,10 @@ def _s3(check: Checker, raw: Raw, text: Callable[[str], str]) -> S3Settings:
         if not BUCKET_NAME.fullmatch(bucket):
             check.add(f"{SPAWNER}.{name}", "bucket.invalid", value=bucket)
         buckets[name.removeprefix("s3_")] = bucket
+    if buckets["users_bucket"] == buckets["courses_bucket"]:
+        # Course prefixes are course codes: a course named `users` would then be every
+        # user's objects, writable by its teachers.
+        check.add(f"{SPAWNER}.s3_courses_bucket", "bucket.shared", value=buckets["users_bucket"])
     duration, interval = _s3_lifetimes(check, raw)
     return S3Settings(
         mode=mode,
