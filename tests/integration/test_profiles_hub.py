@@ -155,12 +155,16 @@ def test_a_wrong_configuration_is_explained_not_a_traceback(tmp_path, platform):
         hub.start("c.UnilimSpawner.group_quotas = {'student': {'memory': '4Gx'}}\n")
         hub.add_user("zed", ["student"])
         response = hub.api("POST", "/users/zed/server", json={"profile": "python"})
+        # The course service stays up too (it must not stop the hub) and says the same.
+        courses = requests.get(f"{hub.url}/services/courses/api/courses", timeout=30)
         log = hub.log_tail(200)
     finally:
         hub.stop()
     assert response.status_code == 503
     assert response.json()["message"].startswith("The hub's configuration has a mistake")
     assert "UnilimSpawner.group_quotas['student'].memory" in log
+    assert courses.status_code == 503
+    assert courses.json()["message"].startswith("The course service cannot work")
 
 
 def test_a_wrong_course_setting_is_named_in_the_hub_log(users: Hub):

@@ -11,15 +11,15 @@ import asyncio
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from jupyterhub.utils import url_path_join
 from tornado import web
+from tornado.escape import xhtml_escape
 
-from ..i18n import describe
+from ..i18n import describe, negotiate, translate
 from ..policy.models import Settings
 from ..policy.settings import build_settings
 from . import BIND_VARIABLE, SETTINGS_VARIABLE, STATE_VARIABLE, pages
@@ -57,22 +57,41 @@ def make_app(service: CourseService, prefix: str) -> web.Application:
     )
 
 
-def settings_from_environment() -> Settings:
-    """unilim-hub's settings as the hub passed them; exits, naming each problem, if wrong."""
+class Misconfigured(web.RequestHandler):
+    """Every request, while the hub's configuration has a mistake: a 503 that says so; the
+    service's front page only answers 200, as the hub waits for that before it goes on."""
+
+    def get(self, path: str = "") -> None:
+        language = negotiate(self.request.headers.get("Accept-Language"), "en")
+        message = translate("courses.misconfigured", language)
+        if path:
+            self.set_status(503)
+            self.finish({"message": message})
+        else:
+            self.finish(f"<!doctype html><title>unilim-hub</title><p>{xhtml_escape(message)}</p>")
+
+    post = put = patch = delete = get
+
+
+def settings_from_environment() -> Settings | None:
+    """unilim-hub's settings as the hub passed them; None, each problem logged, if wrong
+    (the hub then runs on, its starts say what is wrong: the service must not stop it)."""
     settings, problems = build_settings(json.loads(os.environ[SETTINGS_VARIABLE]))
-    if settings is None:
-        for problem in problems:
-            logging.critical(describe(problem, "en"))
-        sys.exit(1)
+    for problem in problems if settings is None else ():
+        logging.critical(describe(problem, "en"))
     return settings
 
 
 async def serve() -> None:
     settings = settings_from_environment()
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/courses/")
     state = Path(os.environ.get(STATE_VARIABLE, "."))
-    hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
-    service = CourseService(settings, hub, History(state / HISTORY_FILE))
-    app = make_app(service, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/courses/"))
+    if settings is None:
+        app = web.Application([(url_path_join(prefix, "(.*)"), Misconfigured)])
+    else:
+        hub = HubAPI(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+        service = CourseService(settings, hub, History(state / HISTORY_FILE))
+        app = make_app(service, prefix)
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     address = os.environ.get(BIND_VARIABLE) or url.hostname or "127.0.0.1"
     app.listen(url.port or 80, address, xheaders=True)
