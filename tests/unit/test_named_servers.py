@@ -79,6 +79,7 @@ def test_may_create_below_the_limit_and_not_at_it():
         "count": "2",
     }
     assert may_create(None, 100) is None  # no group decides: JupyterHub's setting does
+    assert refused.limit == two  # the adapter names the deciding group to the admins
 
 
 def test_zero_means_no_named_server_at_all():
