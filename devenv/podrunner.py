@@ -189,9 +189,12 @@ async def start_singleuser(api: client.CoreV1Api, pod: client.V1Pod, served: Ser
     if home is not None:  # a pod with a home volume: its server runs as the pod's user
         uid = podvolumes.run_as(pod)
         podvolumes.prepare_dirs(mounts, home, uid)
-        env["HOME"] = home.source
+        env["HOME"] = home.path
         argv = podvolumes.launcher(argv[:-1], mounts, home, uid)
-    served.process = await spawn(pod.metadata.name, argv, env, Path(env["HOME"]))
+        cwd = Path(home.source)  # the launcher then enters the home at the pod's path
+    else:
+        cwd = Path(env["HOME"])
+    served.process = await spawn(pod.metadata.name, argv, env, cwd)
 
 
 async def claim_dirs(api: client.CoreV1Api, pod: client.V1Pod) -> dict[str, str]:

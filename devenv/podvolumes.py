@@ -2,10 +2,14 @@
 
 The server of a pod with volumes runs as the pod's non-root user, in a mount namespace of
 its own where each volume's directory (the hostPath of the PersistentVolume its claim is
-bound to, see devenv/storage.py) is bind-mounted where the pod mounts it, read-only when
-the pod says `readOnly`: the kernel then refuses every write there (EROFS), whoever asks.
-The mount under the pod's home (`/home/jovyan`) is the server's HOME, so files written
-there are in the volume's directory and outlive the server.
+bound to, see devenv/storage.py) is bind-mounted at the very path the pod mounts it,
+read-only when the pod says `readOnly`: the kernel then refuses every write there (EROFS),
+whoever asks. The home volume is mounted at `/home/jovyan` (over a tmpfs `/home` that only
+this namespace sees) and is the server's HOME, so files written there are in the volume's
+directory and outlive the server. The server's paths are the pod's, outside `/root`: the
+permission checks made with access(2), which ignores the capability that lets the server
+read the venv under `/root`, then answer as they would in the pod (Jupyter's save of an
+existing file asks access(2) first).
 """
 
 from __future__ import annotations
@@ -58,12 +62,12 @@ def home_mount(mounts: list[Mount], home: str) -> Mount | None:
     return next((m for m in mounts if m.path.rstrip("/") == home), None)
 
 
-def host_path(path: str, home: Mount) -> str:
-    """Where a mount path under the pod's home is on this machine."""
-    relative = posixpath.relpath(posixpath.normpath(path), home.path)
+def _under_home(path: str, home: Mount) -> str:
+    normal = posixpath.normpath(path)
+    relative = posixpath.relpath(normal, home.path)
     if relative == ".." or relative.startswith("../"):
         raise ValueError(f"{path} is not under {home.path}")
-    return posixpath.join(home.source, relative)
+    return normal
 
 
 def prepare_dirs(mounts: list[Mount], home: Mount, uid: int) -> None:
@@ -80,16 +84,23 @@ def prepare_dirs(mounts: list[Mount], home: Mount, uid: int) -> None:
 
 
 def launcher(argv: list[str], mounts: list[Mount], home: Mount, uid: int) -> list[str]:
-    """The command that mounts the volumes, then runs ``argv`` as ``uid`` (group 0)."""
-    steps = []
+    """The command that mounts the volumes at the pod's paths, then runs ``argv`` as
+    ``uid`` (group 0) in the home. Every mount must be under the home."""
+    top = posixpath.dirname(posixpath.normpath(home.path))  # /home, hidden by a tmpfs
+    steps = [
+        f"mount -t tmpfs -o mode=0755 unilim-home {shlex.quote(top)}",
+        f"mkdir -p {shlex.quote(home.path)}",
+        f"mount --bind {shlex.quote(home.source)} {shlex.quote(home.path)}",
+    ]
     for mount in mounts:
         if mount is home:
             continue
-        target = shlex.quote(host_path(mount.path, home))
+        target = shlex.quote(_under_home(mount.path, home))
         steps.append(f"mkdir -p {target}")
         steps.append(f"mount --bind {shlex.quote(mount.source)} {target}")
         if mount.read_only:
             steps.append(f"mount -o remount,bind,ro {target}")
+    steps.append(f"cd {shlex.quote(home.path)}")
     # The server reads the venv under /root (mode 0700): it may search and read there,
     # nothing more; its writes meet the volumes' owners and read-only mounts.
     drop = [

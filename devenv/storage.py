@@ -11,6 +11,7 @@ The class allows expansion, so the API server accepts a larger request on a clai
 from __future__ import annotations
 
 import json
+import shutil
 
 from devenv import kube, paths
 
@@ -63,12 +64,16 @@ def ensure_free_volumes(free: int) -> None:
         index += 1
         if name in names:
             continue
+        # A new volume is empty, as a provisioner's is: a folder left by a forgotten
+        # volume of the same name (an earlier run's home or course folder) goes first.
+        shutil.rmtree(f"{volumes_dir()}/{name}", ignore_errors=True)
         kube.apply(_volume(name))
         available += 1
 
 
 def delete_released() -> None:
-    """Forget the pool's volumes whose claim was deleted (their directories stay)."""
+    """Forget the pool's volumes whose claim was deleted (their directories stay until
+    a new volume takes the name)."""
     listing = json.loads(kube.kubectl("get", "pv", "-l", POOL_LABEL, "-o", "json"))
     for item in listing["items"]:
         if item["status"].get("phase") == "Released":

@@ -1,7 +1,8 @@
 """The pod runner's volumes, as the kernel enforces them (devenv/podvolumes.py).
 
 A server runs as a non-root user in its own mount namespace: what it writes in its home
-is in the volume's directory afterwards, and a read-only course folder refuses its writes.
+is in the volume's directory afterwards, a read-only course folder refuses its writes, and
+a file it wrote before can be saved again as Jupyter saves (access(2) asked first).
 Needs root (mount namespaces), as the pod runner has.
 """
 
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need
 
 PROBE = """
 import os, sys
+from jupyter_server.services.contents.fileio import atomic_writing
 home = os.environ["HOME"]
-print(os.getuid(), os.getgid())
+print(os.getuid(), os.getgid(), os.getcwd())
+with atomic_writing(os.path.join(home, "notes.txt")) as notes:  # written by an earlier server
+    notes.write("saved again")
 open(os.path.join(home, "work.txt"), "w").write("kept")
 print(open(os.path.join(home, "courses", "c1", "readme")).read())
 for course in ("c1", "c2"):
@@ -43,13 +47,18 @@ def _run(tmp_path: Path, uid: int) -> list[str]:
     ]
     (tmp_path / "read").mkdir()
     (tmp_path / "read" / "readme").write_text("from the teacher")
-    os.chmod(tmp_path, 0o755)  # pytest's tmp folders are private to root
+    # The volumes are under a folder private to root, as the devenv's are under /root.
+    assert os.stat(tmp_path.parent).st_mode & 0o777 == 0o700
     podvolumes.prepare_dirs(mounts, home, uid)
+    notes = tmp_path / "home" / "notes.txt"
+    notes.write_text("first version")
+    os.chown(notes, uid, podvolumes.GROUP)
     argv = podvolumes.launcher([sys.executable, "-c", PROBE], mounts, home, uid)
     done = subprocess.run(
         argv,
         check=False,
-        env={**os.environ, "HOME": home.source},
+        env={**os.environ, "HOME": home.path},
+        cwd=home.source,
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,7 +71,8 @@ def test_server_runs_as_the_pods_user_and_a_read_only_folder_refuses_its_writes(
     tmp_path: Path,
 ) -> None:
     said = _run(tmp_path, 1000650000)
-    assert said[0] == "1000650000 0"  # a non-root UID, group 0 as on OpenShift
+    assert said[0] == f"1000650000 0 {podvolumes.HOME}"  # a non-root UID, group 0 as on OpenShift
+    assert (tmp_path / "home" / "notes.txt").read_text() == "saved again"
     assert said[1] == "from the teacher"
     assert said[2:] == ["c1 refused 30", "c2 written"]  # 30: EROFS, read-only file system
     assert not (tmp_path / "read" / "mine.txt").exists()

@@ -219,6 +219,8 @@ async def test_files_survive_a_restart_and_a_student_cannot_write_the_course_fol
         await _stop(storage_hub, pupil)
         await _start(storage_hub, pupil, "r")  # a restart with another profile
         assert _get(storage_hub, pupil, "work.txt").json()["content"] == "mine"
+        assert _put(storage_hub, pupil, "work.txt", "mine, again").ok  # saving over a file
+        assert _get(storage_hub, pupil, "work.txt").json()["content"] == "mine, again"
         assert _get(storage_hub, pupil, f"courses/{course}/tp1.txt").json()["content"] == "TP 1"
     finally:
         for user in (pupil, teacher):
