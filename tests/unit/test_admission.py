@@ -31,6 +31,7 @@ from unilim_hub.policy.admission import (
     admit,
     charge,
     one_server,
+    room_left,
 )
 from unilim_hub.policy.models import GroupNaming, GroupQuota
 
@@ -69,6 +70,75 @@ def test_a_full_cluster_is_refused_and_a_burst_cannot_overbook_the_last_slots():
     assert admit(Charge(None), Usage(), one_server(8000, 0), nodes).reason == "capacity"  # type: ignore[union-attr]
     assert admit(Charge(None), Usage(), SMALL, []).reason == "capacity"  # type: ignore[union-attr]
     assert admit(Charge(None), Usage(), SMALL, None) == Admitted(None)  # nodes not known yet
+
+
+GIB = 1024**3
+
+
+def test_a_start_that_exactly_reaches_each_limit_of_the_group_is_admitted():
+    # One server more counts one place and exactly its guarantees: the last place, the
+    # last millicore and the last byte of a group are given, one more is refused.
+    charged = Charge("g", GroupQuota("g", servers=3, cpu=1000, memory=4 * GIB))
+    usage = Usage(2, 800, 3 * GIB)
+    assert admit(charged, usage, one_server(200, GIB)) == Admitted("g")
+    assert admit(charged, usage, one_server(201, GIB)) == NoRoom("quota.cpu", "g", 1000, 800)
+    assert admit(charged, usage, one_server(200, GIB + 1)) == NoRoom(
+        "quota.memory", "g", 4 * GIB, 3 * GIB
+    )
+    assert admit(charged, Usage(3, 0, 0), one_server(0, 0)) == NoRoom("quota.servers", "g", 3, 3)
+
+
+def test_a_node_short_of_any_one_resource_cannot_take_the_server():
+    request = one_server(200, GIB)
+    exactly = Usage(1, 200, GIB)
+    assert admit(Charge(None), Usage(), request, [Node("a", exactly)]) == Admitted(None)
+    for short in (Usage(0, 200, GIB), Usage(1, 199, GIB), Usage(1, 200, GIB - 1)):
+        refused = admit(Charge(None), Usage(), request, [Node("a", short)])
+        assert refused == NoRoom("capacity", None, 0, 0), short
+
+
+def test_cpu_or_memory_promised_to_starts_not_yet_placed_is_not_given_twice():
+    # Room on the node, but the starts in flight already hold all but this much of it.
+    nodes = [Node("a", Usage(10, 1000, 8 * GIB))]
+    request = one_server(200, GIB)
+    fills_it = Usage(9, 800, 7 * GIB)
+    assert admit(Charge(None), Usage(), request, nodes, fills_it) == Admitted(None)
+    for promised in (Usage(0, 801, 0), Usage(0, 0, 7 * GIB + 1), Usage(10, 0, 0)):
+        refused = admit(Charge(None), Usage(), request, nodes, promised)
+        assert refused == NoRoom("capacity", None, 0, 0), promised
+
+
+def test_a_full_cluster_refusal_names_the_group_the_start_was_charged_to():
+    charged = Charge("student", GroupQuota("student", servers=100))
+    full = [Node("a", Usage(0, 4000, 8 * GIB))]
+    assert admit(charged, Usage(1, 0, 0), SMALL, full) == NoRoom("capacity", "student", 0, 0)
+
+
+def test_a_start_outside_courses_counts_against_the_users_own_group_quota():
+    naming = GroupNaming()
+    student = GroupQuota("student", servers=2, priority=10)
+    charged = charge(None, ["student", "course-info101"], naming, {"student": student}, {})
+    assert charged == Charge("student", student)
+    assert admit(charged, Usage(2, 0, 0), SMALL) == NoRoom("quota.servers", "student", 2, 2)
+
+
+def test_a_course_limit_set_in_the_configuration_applies_without_a_group_property():
+    naming = GroupNaming(course_prefix="cours-")
+    course = GroupQuota("cours-info101", servers=150)
+    charged = charge("info101", ["student"], naming, {"cours-info101": course}, {})
+    assert charged == Charge("cours-info101", course)
+    refused = NoRoom("quota.servers", "cours-info101", 150, 150)
+    assert admit(charged, Usage(150, 0, 0), SMALL) == refused
+
+
+def test_the_group_limits_are_reported_with_their_usage_and_only_those_set():
+    usage = Usage(112, 22400, 112 * GIB)
+    assert room_left(None, usage) == {}
+    assert room_left(GroupQuota("course-info101", servers=150), usage) == {"servers": (112, 150)}
+    pooled = GroupQuota("g", cpu=32000, memory=256 * GIB)
+    assert room_left(pooled, usage) == {"cpu": (22400, 32000), "memory": (112 * GIB, 256 * GIB)}
+    every = GroupQuota("g", servers=200, cpu=32000, memory=256 * GIB)
+    assert list(room_left(every, usage)) == ["servers", "cpu", "memory"]
 
 
 def test_kubernetes_quantities():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,6 +41,36 @@ def test_user_policy_confines_listing_and_objects_to_the_users_prefix() -> None:
     # The course is readable, never writable.
     assert write["Resource"] == ["arn:aws:s3:::unilim-users/users/alice/*"]
     assert "s3:PutObject" in write["Action"]
+
+
+def test_a_user_may_overwrite_and_delete_their_objects_and_abort_their_uploads() -> None:
+    policy = _document(storage.user_session_policy(USERS, "alice"))
+    assert policy["Statement"][-1] == {
+        "Effect": "Allow",
+        "Action": [
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+        ],
+        "Resource": ["arn:aws:s3:::unilim-users/users/alice/*"],
+    }
+
+
+def test_every_statement_allows_in_the_policy_language_the_s3_server_knows() -> None:
+    # A statement without "Effect": "Allow", or an older "Version" (no policy variables),
+    # would leave the person with credentials that can do nothing.
+    policy = _document(storage.user_session_policy(USERS, "alice", [Prefix(COURSES)]))
+    assert policy["Version"] == "2012-10-17"
+    assert len(policy["Statement"]) == 4  # a listing per bucket, read, write
+    assert all(statement["Effect"] == "Allow" for statement in policy["Statement"])
+
+
+def test_the_text_sent_is_the_policy_itself_as_compact_json() -> None:
+    policy = storage.user_session_policy(USERS, "alice", [Prefix(COURSES, "info101/")])
+    assert isinstance(policy, SessionPolicy)
+    assert json.loads(policy.text) == policy.document
+    assert " " not in policy.text
 
 
 def test_the_configured_users_bucket_is_the_one_granted() -> None:
@@ -102,7 +134,7 @@ def test_prefix_must_end_with_a_slash() -> None:
 
 
 def test_empty_policy_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs at least one prefix"):
         storage.session_policy()
 
 
@@ -124,6 +156,16 @@ def test_a_policy_just_under_the_limit_is_sent_as_compact_json() -> None:
     # The last policy that fits is within one course of the limit, and was sent whole.
     assert MAX_SESSION_POLICY_CHARS - 80 < sizes[-1] <= MAX_SESSION_POLICY_CHARS
     assert policy.chars > MAX_SESSION_POLICY_CHARS
+
+
+def test_a_policy_of_exactly_the_limit_is_sent_one_character_more_is_too_long() -> None:
+    courses = [Prefix(COURSES, f"c{n:02d}/") for n in range(25)]
+    at_limit = storage.user_session_policy(USERS, "a" * 47, courses)
+    assert isinstance(at_limit, SessionPolicy)
+    assert len(at_limit.text) == MAX_SESSION_POLICY_CHARS == 2048
+    # Four characters more for the user's name, three fewer for the first course's.
+    over = storage.user_session_policy(USERS, "a" * 48, [Prefix(COURSES, "c0/"), *courses[1:]])
+    assert over == PolicyTooLong(chars=2049, limit=2048, prefixes=26)
 
 
 @given(st.text(max_size=40))
