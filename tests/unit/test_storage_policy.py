@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given
@@ -125,6 +126,26 @@ def test_prefixes_that_walk_out_are_refused_whoever_builds_them(prefix: str) -> 
 def test_invalid_bucket_names_are_refused(bucket: str) -> None:
     with pytest.raises(UnsafeName):
         Prefix(bucket)
+
+
+def test_a_course_is_granted_its_own_folder_of_the_courses_bucket_only() -> None:
+    assert storage.course_prefix(COURSES, "info101") == Prefix(COURSES, "info101/")
+    with pytest.raises(UnsafeName, match=re.escape("'info101/..' cannot name an S3 prefix")):
+        storage.course_prefix(COURSES, "info101/..")
+
+
+@pytest.mark.parametrize(
+    ("bucket", "prefix", "told"),
+    [
+        ("Users", "", "invalid S3 bucket name 'Users'"),
+        (USERS, "users/../", "unsafe segment '..' in S3 prefix 'users/../'"),
+    ],
+)
+def test_the_error_of_a_refused_name_names_it_for_the_admins_log(
+    bucket: str, prefix: str, told: str
+) -> None:
+    with pytest.raises(UnsafeName, match=f"^{re.escape(told)}$"):
+        Prefix(bucket, prefix)
 
 
 def test_prefix_must_end_with_a_slash() -> None:
