@@ -155,7 +155,7 @@ def test_prefix_must_end_with_a_slash() -> None:
 
 
 def test_empty_policy_is_refused() -> None:
-    with pytest.raises(ValueError, match="^a session policy needs at least one prefix$"):
+    with pytest.raises(ValueError, match=r"^a session policy needs at least one prefix$"):
         storage.session_policy()
 
 
