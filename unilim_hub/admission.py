@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +33,7 @@ from .cluster import (
 from .compat import forgive_in_failure_count
 from .errors import spawn_error
 from .i18n import translate
-from .kubeapi import transient
+from .kubeapi import Backoff, transient
 from .metrics import REFUSALS
 from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue
 from .policy.admission import (
@@ -222,8 +221,7 @@ async def reserve(
 async def _kubespawner_watches(spawner: Any) -> None:
     """KubeSpawner's own watches, started again while the API server is away, until the
     start's deadline: a start must not fail (and count as a hub failure) for that."""
-    deadline = _deadline(spawner)
-    delay = 0.5
+    backoff = Backoff(_deadline(spawner))
     while True:
         try:
             await compat.start_kubespawner_reflectors(spawner)
@@ -231,11 +229,10 @@ async def _kubespawner_watches(spawner: Any) -> None:
         except Exception as error:
             if not transient(error):
                 raise
-            if time.monotonic() + delay > deadline:
+            if backoff.expired():
                 raise _api_unavailable(spawner) from None
             spawner.log.warning("Cannot watch pods and events yet (%s), again soon", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 8)
+        await backoff.wait()
 
 
 def _deadline(spawner: Any) -> float:
