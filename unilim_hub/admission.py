@@ -15,7 +15,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -47,7 +47,7 @@ from .policy.admission import (
     room_left,
 )
 from .policy.models import LANGUAGES, Room
-from .policy.placement import NotPlaced, Placed, place
+from .policy.placement import NotPlaced, Placed, RoomView, place
 from .policy.profiles import Choice, Chosen
 from .policy.properties import GroupProperties
 from .policy.quantities import format_cpu, format_memory
@@ -83,6 +83,7 @@ class Ledger:
         self.pending: dict[str | None, Usage] = {}  # counted reservations, by group
         self.pending_total = Usage()
         self.pending_rooms: dict[str, int] = {}  # counted reservations, by chosen room
+        self.rooms_now: list[RoomView] = []  # the rooms as the last reservation left them
         view.listeners.append(self._pod_changed)
 
     def usage(self, group: str | None) -> Usage:
@@ -100,7 +101,8 @@ class Ledger:
         """Admit, place and reserve, or refuse; synchronous, so no other start interleaves."""
         nodes = self.view.free_nodes() if capacity else None
         placed: Placed | None = None
-        views = self.view.rooms(rooms.rooms, self.pending_rooms) if rooms else None
+        in_flight = dict(self.pending_rooms)
+        views = self.view.rooms(rooms.rooms, in_flight) if rooms else None
         if rooms and views is not None:
             outcome = place(views, request, rooms.home, rooms.degraded_limit, capacity)
             if isinstance(outcome, NotPlaced):
@@ -122,6 +124,7 @@ class Ledger:
         self.reservations[key] = reservation
         if reservation.counted:
             self._count(reservation, +1)
+        self.rooms_now = _in_flight_now(views, in_flight, self.pending_rooms)
         return decision, reservation
 
     def _replaced(self, key: str, group: str | None) -> Usage:
@@ -163,6 +166,18 @@ class Ledger:
             self.pending_rooms[room] = self.pending_rooms.get(room, 0) + sign
             if not self.pending_rooms[room]:
                 del self.pending_rooms[room]
+
+
+def _in_flight_now(
+    views: list[RoomView] | None, before: Mapping[str, int], after: Mapping[str, int]
+) -> list[RoomView]:
+    """The rooms seen ``before`` a reservation, with the servers in flight ``after`` it."""
+
+    def now(view: RoomView) -> RoomView:
+        room = view.room.name
+        return replace(view, servers=view.servers - before.get(room, 0) + after.get(room, 0))
+
+    return [now(view) for view in views or []]
 
 
 _ledgers: dict[int, Ledger] = {}
@@ -214,7 +229,7 @@ async def reserve(
     if reservation is None:
         assert not isinstance(outcome, Admitted)
         raise _refusal(spawner, outcome, request)
-    rooms.record(reservation.placed, ledger.view, settings.rooms, ledger.pending_rooms)
+    rooms.record(reservation.placed, ledger.rooms_now)
     return reservation
 
 
