@@ -14,12 +14,13 @@ from .test_s3_hub import hub_config
 
 RUN = run_id()
 PORTS = (18300, 18301, 18381)
-# Every start answers at once (202) and the person waits on the start page: a server
-# ready within JupyterHub's slow_spawn_timeout (10 s) would go straight to JupyterLab,
-# and the start page's notice would go unchecked.
+# Every start answers after a second (202), still starting, and the person waits on the
+# start page: a server ready within JupyterHub's slow_spawn_timeout (10 s) would go
+# straight to JupyterLab, and the start page's notice would go unchecked. Not 0 s: the
+# start page would then ask for the progress before the spawner has begun to start.
 ON_THE_START_PAGE = """
 c.UnilimSite.default_language = 'fr'
-c.JupyterHub.tornado_settings.update({"slow_spawn_timeout": 0})
+c.JupyterHub.tornado_settings.update({"slow_spawn_timeout": 1})
 """
 
 
