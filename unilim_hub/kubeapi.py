@@ -42,8 +42,8 @@ def transient(error: BaseException) -> bool:
 
 class Backoff:
     """The waits between tries of a call to the API server, until a deadline
-    (``time.monotonic()``): 0.5 s doubling to 8 s, jittered, so that the starts a
-    restart of the API server failed together do not all try again in the same instant."""
+    (``time.monotonic()``): 0.5 s doubling to 8 s, jittered, so that calls that failed
+    together (an API server restart) do not all try again at the same instant."""
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
