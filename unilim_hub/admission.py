@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -34,7 +33,7 @@ from .cluster import (
 from .compat import forgive_in_failure_count
 from .errors import spawn_error
 from .i18n import translate
-from .kubeapi import transient
+from .kubeapi import Backoff, transient
 from .metrics import REFUSALS
 from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue
 from .policy.admission import (
@@ -48,7 +47,7 @@ from .policy.admission import (
     room_left,
 )
 from .policy.models import LANGUAGES, Room
-from .policy.placement import NotPlaced, Placed, place
+from .policy.placement import NotPlaced, Placed, RoomView, place
 from .policy.profiles import Choice, Chosen
 from .policy.properties import GroupProperties
 from .policy.quantities import format_cpu, format_memory
@@ -84,6 +83,7 @@ class Ledger:
         self.pending: dict[str | None, Usage] = {}  # counted reservations, by group
         self.pending_total = Usage()
         self.pending_rooms: dict[str, int] = {}  # counted reservations, by chosen room
+        self.rooms_now: list[RoomView] = []  # the rooms as the last reservation left them
         view.listeners.append(self._pod_changed)
 
     def usage(self, group: str | None) -> Usage:
@@ -101,7 +101,8 @@ class Ledger:
         """Admit, place and reserve, or refuse; synchronous, so no other start interleaves."""
         nodes = self.view.free_nodes() if capacity else None
         placed: Placed | None = None
-        views = self.view.rooms(rooms.rooms, self.pending_rooms) if rooms else None
+        in_flight = dict(self.pending_rooms)
+        views = self.view.rooms(rooms.rooms, in_flight) if rooms else None
         if rooms and views is not None:
             outcome = place(views, request, rooms.home, rooms.degraded_limit, capacity)
             if isinstance(outcome, NotPlaced):
@@ -123,6 +124,7 @@ class Ledger:
         self.reservations[key] = reservation
         if reservation.counted:
             self._count(reservation, +1)
+        self.rooms_now = _in_flight_now(views, in_flight, self.pending_rooms)
         return decision, reservation
 
     def _replaced(self, key: str, group: str | None) -> Usage:
@@ -164,6 +166,18 @@ class Ledger:
             self.pending_rooms[room] = self.pending_rooms.get(room, 0) + sign
             if not self.pending_rooms[room]:
                 del self.pending_rooms[room]
+
+
+def _in_flight_now(
+    views: list[RoomView] | None, before: Mapping[str, int], after: Mapping[str, int]
+) -> list[RoomView]:
+    """The rooms seen ``before`` a reservation, with the servers in flight ``after`` it."""
+
+    def now(view: RoomView) -> RoomView:
+        room = view.room.name
+        return replace(view, servers=view.servers - before.get(room, 0) + after.get(room, 0))
+
+    return [now(view) for view in views or []]
 
 
 _ledgers: dict[int, Ledger] = {}
@@ -215,15 +229,14 @@ async def reserve(
     if reservation is None:
         assert not isinstance(outcome, Admitted)
         raise _refusal(spawner, outcome, request)
-    rooms.record(reservation.placed, ledger.view, settings.rooms, ledger.pending_rooms)
+    rooms.record(reservation.placed, ledger.rooms_now)
     return reservation
 
 
 async def _kubespawner_watches(spawner: Any) -> None:
     """KubeSpawner's own watches, started again while the API server is away, until the
     start's deadline: a start must not fail (and count as a hub failure) for that."""
-    deadline = _deadline(spawner)
-    delay = 0.5
+    backoff = Backoff(_deadline(spawner))
     while True:
         try:
             await compat.start_kubespawner_reflectors(spawner)
@@ -231,11 +244,10 @@ async def _kubespawner_watches(spawner: Any) -> None:
         except Exception as error:
             if not transient(error):
                 raise
-            if time.monotonic() + delay > deadline:
+            if backoff.expired():
                 raise _api_unavailable(spawner) from None
             spawner.log.warning("Cannot watch pods and events yet (%s), again soon", error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 8)
+        await backoff.wait()
 
 
 def _deadline(spawner: Any) -> float:

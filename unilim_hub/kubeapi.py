@@ -40,18 +40,34 @@ def transient(error: BaseException) -> bool:
     return isinstance(error, aiohttp.ClientError | ConnectionError | TimeoutError | OSError)
 
 
+class Backoff:
+    """The waits between tries of a call to the API server, until a deadline
+    (``time.monotonic()``): 0.5 s doubling to 8 s, jittered, so that calls that failed
+    together (an API server restart) do not all try again at the same instant."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.delay = 0.5
+
+    def expired(self) -> bool:
+        """The next wait would end after the deadline: give up now."""
+        return time.monotonic() + self.delay > self.deadline
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.delay * random.uniform(0.5, 1.5))
+        self.delay = min(self.delay * 2, 8)
+
+
 async def retrying(call: Callable[[], Awaitable[T]], seconds: float, what: str) -> T:
-    """``call()``, tried again after transient failures for up to ``seconds``, with
-    exponential backoff (0.5 s doubling to 8 s, jittered). Raises the last failure, or at
-    once a failure that is not transient. ``what`` names the call in the log."""
-    deadline = time.monotonic() + seconds
-    delay = 0.5
+    """``call()``, tried again after transient failures for up to ``seconds`` (see
+    :class:`Backoff`). Raises the last failure, or at once a failure that is not
+    transient. ``what`` names the call in the log."""
+    backoff = Backoff(time.monotonic() + seconds)
     while True:
         try:
             return await call()
         except FAILURES as error:
-            if not transient(error) or time.monotonic() + delay > deadline:
+            if not transient(error) or backoff.expired():
                 raise
             log.warning("%s failed (%s), will retry", what, error)
-        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, 8)
+        await backoff.wait()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 from . import metrics
 from .i18n import translate
-from .kubeapi import transient
+from .kubeapi import Backoff, transient
 
 log = logging.getLogger("unilim_hub.podqueue")
 
@@ -121,7 +120,7 @@ async def create_until(
 ) -> bool:
     """Create the pod through the queue, retrying transient failures until ``deadline``
     (``time.monotonic()``); raises :class:`ApiUnavailable` after it."""
-    delay = 0.5
+    backoff = Backoff(deadline)
     tries = 0
     while True:
         async with queue.slot(ticket):
@@ -139,11 +138,10 @@ async def create_until(
         if created:
             ticket.done = True
             return True
-        if time.monotonic() + delay > deadline:
+        if backoff.expired():
             ticket.done = True
             raise ApiUnavailable()
-        await asyncio.sleep(delay * random.uniform(0.5, 1.5))
-        delay = min(delay * 2, 8)
+        await backoff.wait()
 
 
 async def queue_progress(spawner: Any) -> AsyncIterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ volume is bound costs two GETs (its claim, its volume), only for servers that mo
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,16 +188,10 @@ def report_lost(spawner: Any, state: NodeState, rooms: tuple[Room, ...]) -> None
     )
 
 
-def record(
-    placed: Placed | None,
-    view: ClusterView,
-    rooms: tuple[Room, ...],
-    in_flight: Mapping[str, int],
-) -> None:
+def record(placed: Placed | None, views: Sequence[RoomView]) -> None:
     """The metrics of the rooms, as of this start."""
     if placed is not None:
         metrics.PLACEMENTS.labels(room=placed.room.name).inc()
-    views: list[RoomView] = view.rooms(rooms, in_flight) or []
     for room_view in views:
         name = room_view.room.name
         metrics.ROOM_SERVERS.labels(room=name).set(room_view.servers)

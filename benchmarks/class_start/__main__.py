@@ -28,8 +28,8 @@ import requests
 
 from devenv import kube
 from devenv import platform as devenv_platform
-from tests.integration.hub import Hub
-from tests.integration.test_quotas_hub import start_page_message, stop_all
+from tests.integration.hub import Hub, stop_all
+from tests.integration.test_quotas_hub import start_page_message
 from unilim_hub.cluster import CHARGED_GROUP
 
 from . import measure

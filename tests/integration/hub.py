@@ -16,7 +16,10 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +35,14 @@ SSO_REFRESH_AGE = 3
 REPO = Path(__file__).parents[2]
 # The local platform's hub configuration, shared with the demo.
 CONFIG = REPO / "devenv" / "jupyterhub_config.py"
+
+# Light pods (the pod runner's tiny responder): hundreds of servers stay cheap.
+LIGHT_PODS = """
+c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
+c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
+c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
+"""
+LIGHT_POD_SELECTOR = "unilim.fr/podrunner=light"
 
 # The message of JupyterHub's error page (templates/error.html).
 _ERROR_MESSAGE = re.compile(r'<div class="error">.*?<p>(.*?)</p>', re.DOTALL)
@@ -214,3 +225,88 @@ class Hub:
                 raise RuntimeError(f"{name}'s server went away:\n{self.log_tail()}")
             time.sleep(1)
         raise RuntimeError(f"{name}'s server not ready after {timeout}s:\n{self.log_tail()}")
+
+
+@contextlib.contextmanager
+def light_pod_hub(workdir: Path, ports: tuple[int, int, int], config: str) -> Iterator[Hub]:
+    """A hub started with ``config`` (:data:`LIGHT_PODS` and more) on a cluster without
+    light pods, whose servers are all stopped at the end, even after a failure."""
+    kube.ensure_hub_rbac()  # a platform started before the hub could watch pods
+    forget_light_pods()
+    hub = Hub(workdir, ports=ports)
+    try:
+        hub.start(config)
+        yield hub
+    finally:
+        try:
+            if hub.process is not None and hub.process.poll() is None:
+                stop_all(hub)
+        finally:  # a server that would not stop must not leave the hub running
+            hub.stop()
+        forget_light_pods()
+
+
+def forget_light_pods() -> None:
+    """Pods count against their group and their room: none may be left by an interrupted run."""
+    kube.kubectl(
+        "-n", kube.USER_NAMESPACE, "delete", "pods", "-l", LIGHT_POD_SELECTOR, "--wait=true"
+    )
+
+
+def add_users(hub: Hub, names: list[str], group: str) -> None:
+    hub.api("POST", "/users", json={"usernames": names})  # 409 for existing ones: fine
+    hub.api("POST", f"/groups/{group}")
+    hub.api("POST", f"/groups/{group}/users", json={"users": names}).raise_for_status()
+
+
+def active_users(hub: Hub) -> list[str]:
+    names: list[str] = []
+    while page := hub.api("GET", "/users", params={"state": "active", "offset": len(names)}):
+        if not page.json():
+            return names
+        names += [user["name"] for user in page.json()]
+    return names
+
+
+def stop_all(hub: Hub) -> None:
+    names = active_users(hub)
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(lambda name: hub.api("DELETE", f"/users/{name}/server"), names))
+        list(pool.map(lambda name: hub.wait_stopped(name, 120), names))
+
+
+def start_at_once(hub: Hub, names: list[str]) -> list[requests.Response]:
+    """Every start request sent in the same instant, one thread each."""
+    barrier = threading.Barrier(len(names))
+
+    def start(name: str) -> requests.Response:
+        barrier.wait()
+        # A class start keeps the hub busy: wait longer for its answer than hub.api does.
+        return requests.post(
+            f"{hub.url}/hub/api/users/{name}/server",
+            json={"profile": "python"},
+            headers={"Authorization": f"token {hub.token}"},
+            timeout=180,
+        )
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        return list(pool.map(start, names))
+
+
+def outcome(hub: Hub, name: str, timeout: float) -> str:
+    """'ready', or the message of a start that ended without a server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if hub.process is None or hub.process.poll() is not None:
+            return "hub exited"
+        user = hub.api("GET", f"/users/{name}")
+        if not user.ok:  # the proxy's 503 while the hub is too busy to answer
+            time.sleep(1)
+            continue
+        server = user.json().get("servers", {}).get("")
+        if server is None:
+            return "stopped"
+        if server.get("ready"):
+            return "ready"
+        time.sleep(1)
+    return "timeout"

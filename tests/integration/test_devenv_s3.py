@@ -17,6 +17,8 @@ from tests.integration import sockets
 from unilim_hub import objectstore
 from unilim_hub.objectstore import STSError, TemporaryCredentials
 from unilim_hub.policy import storage
+from unilim_hub.policy.models import GroupNaming, S3Settings
+from unilim_hub.policy.s3names import server_grant
 from unilim_hub.policy.storage import Prefix, SessionPolicy
 
 USERS = seaweedfs.BUCKETS[0]
@@ -34,6 +36,11 @@ def _client(access_key: str, secret_key: str, token: str | None = None) -> Any:
         region_name=seaweedfs.REGION,
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, proxies={}),
     )
+
+
+def _server_policy(username: str, groups: list[str] | None = None) -> SessionPolicy:
+    """The policy of a server of ``username``, as the hub grants it."""
+    return server_grant(S3Settings(), GroupNaming(), username, groups or []).policy
 
 
 def _session(policy: SessionPolicy | storage.PolicyTooLong, name: str) -> TemporaryCredentials:
@@ -69,13 +76,13 @@ def run_id(s3: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def alice(run_id: str) -> Any:
-    policy = storage.user_session_policy(USERS, f"alice-{run_id}", courses=[INFO101])
+    policy = _server_policy(f"alice-{run_id}", ["course-info101"])
     return _as(_session(policy, f"alice-{run_id}"))
 
 
 @pytest.fixture(scope="module")
 def bob(run_id: str) -> Any:
-    client = _as(_session(storage.user_session_policy(USERS, f"bob-{run_id}"), f"bob-{run_id}"))
+    client = _as(_session(_server_policy(f"bob-{run_id}"), f"bob-{run_id}"))
     client.put_object(Bucket=USERS, Key=f"users/bob-{run_id}/notes.txt", Body=b"bob's")
     return client
 
@@ -128,7 +135,7 @@ def test_unknown_or_forged_keys_are_refused(s3: str, run_id: str) -> None:
             s3,
             "nobody",
             "nothing",
-            policy=storage.user_session_policy(USERS, "nobody"),
+            policy=_server_policy("nobody"),
             duration_seconds=900,
         )
     assert refused.value.status == 403
@@ -136,7 +143,7 @@ def test_unknown_or_forged_keys_are_refused(s3: str, run_id: str) -> None:
 
 
 def test_tampered_session_token_is_refused(run_id: str) -> None:
-    real = _session(storage.user_session_policy(USERS, f"carl-{run_id}"), f"carl-{run_id}")
+    real = _session(_server_policy(f"carl-{run_id}"), f"carl-{run_id}")
     # Grant ourselves bob's prefix by reusing the keys with another session's token.
     other = _session(storage.session_policy(read_write=[Prefix(USERS)]), f"x-{run_id}")
     forged = _client(real.access_key, real.secret_key, other.session_token)
@@ -144,7 +151,7 @@ def test_tampered_session_token_is_refused(run_id: str) -> None:
 
 
 def test_sts_answer_carries_an_expiry(run_id: str) -> None:
-    credentials = _session(storage.user_session_policy(USERS, f"dan-{run_id}"), f"dan-{run_id}")
+    credentials = _session(_server_policy(f"dan-{run_id}"), f"dan-{run_id}")
     assert credentials.expiration.tzinfo is not None
     assert credentials.session_token
 

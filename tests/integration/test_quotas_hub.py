@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import pytest_asyncio
@@ -22,98 +20,27 @@ from devenv import kube, kwok, procs
 from devenv import platform as devenv_platform
 from unilim_hub.cluster import CHARGED_GROUP
 
-from .hub import Hub
+from .hub import (
+    LIGHT_PODS,
+    Hub,
+    add_users,
+    light_pod_hub,
+    outcome,
+    start_at_once,
+    stop_all,
+)
 
 PORTS = (18500, 18501, 18581)
 BURST = 300
-EXTRA_CONFIG = """
-c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
-c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
+EXTRA_CONFIG = f"""{LIGHT_PODS}
 c.KubeSpawner.start_timeout = 120
-c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
 """
 
 
 @pytest.fixture(scope="module")
 def quota_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    kube.ensure_hub_rbac()  # a platform started before the hub could watch pods
-    forget_servers_of_earlier_runs()
-    hub = Hub(tmp_path_factory.mktemp("quota-hub"), ports=PORTS)
-    try:
-        hub.start(EXTRA_CONFIG)
+    with light_pod_hub(tmp_path_factory.mktemp("quota-hub"), PORTS, EXTRA_CONFIG) as hub:
         yield hub
-    finally:
-        try:
-            if hub.process is not None and hub.process.poll() is None:
-                stop_all(hub)
-        finally:  # a server that would not stop must not leave the hub running
-            hub.stop()
-        forget_servers_of_earlier_runs()
-
-
-def forget_servers_of_earlier_runs() -> None:
-    """Pods charged to a group count against it: none may be left by an interrupted run."""
-    selector = f"{CHARGED_GROUP},unilim.fr/podrunner=light"
-    kube.kubectl("-n", kube.USER_NAMESPACE, "delete", "pods", "-l", selector, "--wait=true")
-
-
-def add_users(hub: Hub, names: list[str], group: str) -> None:
-    hub.api("POST", "/users", json={"usernames": names})  # 409 for existing ones: fine
-    hub.api("POST", f"/groups/{group}")
-    hub.api("POST", f"/groups/{group}/users", json={"users": names}).raise_for_status()
-
-
-def active_users(hub: Hub) -> list[str]:
-    names: list[str] = []
-    while page := hub.api("GET", "/users", params={"state": "active", "offset": len(names)}):
-        if not page.json():
-            return names
-        names += [user["name"] for user in page.json()]
-    return names
-
-
-def stop_all(hub: Hub) -> None:
-    names = active_users(hub)
-    with ThreadPoolExecutor(50) as pool:
-        list(pool.map(lambda name: hub.api("DELETE", f"/users/{name}/server"), names))
-        list(pool.map(lambda name: hub.wait_stopped(name, 120), names))
-
-
-def start_at_once(hub: Hub, names: list[str]) -> list[requests.Response]:
-    """Every start request sent in the same instant, one thread each."""
-    barrier = threading.Barrier(len(names))
-
-    def start(name: str) -> requests.Response:
-        barrier.wait()
-        # A class start keeps the hub busy: wait longer for its answer than hub.api does.
-        return requests.post(
-            f"{hub.url}/hub/api/users/{name}/server",
-            json={"profile": "python"},
-            headers={"Authorization": f"token {hub.token}"},
-            timeout=180,
-        )
-
-    with ThreadPoolExecutor(len(names)) as pool:
-        return list(pool.map(start, names))
-
-
-def outcome(hub: Hub, name: str, timeout: float) -> str:
-    """'ready', or the message of a start that ended without a server."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if hub.process is None or hub.process.poll() is not None:
-            return "hub exited"
-        user = hub.api("GET", f"/users/{name}")
-        if not user.ok:  # the proxy's 503 while the hub is too busy to answer
-            time.sleep(1)
-            continue
-        server = user.json().get("servers", {}).get("")
-        if server is None:
-            return "stopped"
-        if server.get("ready"):
-            return "ready"
-        time.sleep(1)
-    return "timeout"
 
 
 def start_page_message(hub: Hub, name: str) -> str:

@@ -21,14 +21,19 @@ from kubernetes_asyncio import client
 from devenv import kube, kwok
 from unilim_hub.cluster import ROOM
 
-from .hub import Hub
-from .test_quotas_hub import active_users, add_users, outcome, start_at_once, stop_all
+from .hub import (
+    LIGHT_PODS,
+    Hub,
+    active_users,
+    add_users,
+    light_pod_hub,
+    outcome,
+    start_at_once,
+    stop_all,
+)
 
 PORTS = (18600, 18601, 18681)
-EXTRA_CONFIG = """
-c.KubeSpawner.extra_labels = {"unilim.fr/podrunner": "light"}
-c.UnilimSpawner.s3_mode = "off"  # light pods use no S3 (test_s3_hub.py tests it)
-c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers running
+EXTRA_CONFIG = f"""{LIGHT_PODS}
 # JupyterHub's check of running servers (30 s by default). Shorter, and 100 lost servers
 # are found within a second or two: as many proxy route deletions at once, more than the
 # proxy answers in time on a loaded test machine (JupyterHub then keeps the server).
@@ -56,26 +61,12 @@ c.UnilimSpawner.rooms = [
 
 @pytest.fixture(scope="module")
 def rooms_hub(platform: list[str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    kube.ensure_hub_rbac()
-    forget_light_servers()
-    hub = Hub(tmp_path_factory.mktemp("rooms-hub"), ports=PORTS)
-    try:
-        hub.start(EXTRA_CONFIG)
-        yield hub
-    finally:
-        for room in kwok.ROOMS:
-            kwok.room_up(room)
+    with light_pod_hub(tmp_path_factory.mktemp("rooms-hub"), PORTS, EXTRA_CONFIG) as hub:
         try:
-            if hub.process is not None and hub.process.poll() is None:
-                stop_all(hub)
-        finally:  # a server that would not stop must not leave the hub running
-            hub.stop()
-        forget_light_servers()
-
-
-def forget_light_servers() -> None:
-    selector = "unilim.fr/podrunner=light"
-    kube.kubectl("-n", kube.USER_NAMESPACE, "delete", "pods", "-l", selector, "--wait=true")
+            yield hub
+        finally:  # before the servers stop: the servers of a room down cannot end
+            for room in kwok.ROOMS:
+                kwok.room_up(room)
 
 
 async def rooms_of(core_v1: client.CoreV1Api) -> dict[str, str]:

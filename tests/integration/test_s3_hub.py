@@ -29,12 +29,13 @@ REFRESH = 8  # seconds between renewals in this hub (the duration is STS's minim
 PORTS = (18200, 18201, 18281)
 
 
-def hub_config(endpoint: str, *, strict: bool = False) -> str:
+def hub_config(endpoint: str | None = None, *, strict: bool = False) -> str:
+    """Credentials from the devenv's S3 server: its endpoint and the hub's keys there are
+    set by the devenv's hub configuration; ``endpoint`` replaces the server's address."""
+    elsewhere = f"c.UnilimSpawner.s3_endpoint = {endpoint!r}" if endpoint else ""
     return f"""
 c.UnilimSpawner.s3_mode = "sts"
-c.UnilimSpawner.s3_endpoint = {endpoint!r}
-c.UnilimSpawner.s3_access_key = {seaweedfs.ADMIN_ACCESS_KEY!r}
-c.UnilimSpawner.s3_secret_key = {seaweedfs.ADMIN_SECRET_KEY!r}
+{elsewhere}
 c.UnilimSpawner.s3_credentials_duration = 900
 c.UnilimSpawner.s3_refresh_interval = {REFRESH}
 c.UnilimSpawner.s3_strict = {strict!r}
@@ -45,7 +46,7 @@ c.KubeSpawner.http_timeout = 180  # a loaded 2-core machine starts JupyterLab sl
 @pytest.fixture(scope="module")
 def s3_hub(platform: list[str], s3: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     hub = Hub(tmp_path_factory.mktemp("s3-hub"), ports=PORTS)
-    hub.start(hub_config(seaweedfs.ENDPOINT))
+    hub.start(hub_config())
     try:
         hub.add_user(ANNA, ["student", f"course-{COURSE}"])
         hub.add_user(BRUNO, ["student", f"course-{COURSE}"])

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from unilim_hub import objectstore
-from unilim_hub.policy import storage
+from unilim_hub.policy.models import GroupNaming, S3Settings
+from unilim_hub.policy.s3names import server_grant
 
 STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
@@ -38,7 +39,7 @@ def test_unreachable_endpoint_is_an_sts_error() -> None:
             "http://127.0.0.1:9",
             "k",
             "s",
-            policy=storage.user_session_policy("unilim-users", "alice"),
+            policy=server_grant(S3Settings(), GroupNaming(), "alice", []).policy,
             duration_seconds=900,
             timeout=2,
         )

@@ -86,6 +86,18 @@ def test_a_burst_of_reservations_alternates_between_equal_rooms():
     assert ledger.pending_rooms == {"salle-a": 3, "salle-b": 2}
 
 
+def test_the_rooms_after_a_start_count_it_and_forget_the_start_it_replaced():
+    # The room metrics (unilim_room_servers) of a start: as if the rooms were seen again
+    # once it is reserved.
+    ledger = Ledger(view_of({"a1": up("a1", A), "b1": up("b1", B)}))
+    ledger.view.index["ns/on-a"] = user_pod("a1", "salle-a")
+    request = RoomRequest((A, B))
+    for key in ["ns/1", "ns/2", "ns/3", "ns/1"]:  # the last one starts ns/1 again
+        ledger.reserve(key, Charge(None), SMALL, rooms=request)
+        assert ledger.rooms_now == ledger.view.rooms((A, B), ledger.pending_rooms)
+    assert [view.servers for view in ledger.rooms_now] == [2, 2]
+
+
 def test_a_down_room_refuses_a_home_bound_to_it():
     down = NodeState("b1", False, SLOTS, {ZONE: "salle-b"}, datetime.now(UTC))
     ledger = Ledger(view_of({"a1": up("a1", A), "b1": down}))

@@ -201,6 +201,12 @@ def test_each_course_is_either_granted_as_told_or_said_left_out(taught: int, fol
         assert isinstance(longer, PolicyTooLong)
 
 
+def test_the_configured_users_bucket_is_the_one_granted() -> None:
+    grant = server_grant(S3Settings(users_bucket="site-home"), NAMING, "alice", [])
+    policy = json.loads(grant.policy.text)
+    assert policy["Statement"][0]["Resource"] == ["arn:aws:s3:::site-home"]
+
+
 def test_a_very_long_username_still_gets_its_prefix() -> None:
     grant = server_grant(S3, NAMING, "é" * 10_000, [])
     assert grant.own.prefix.startswith("users/e") and grant.left_out == ()

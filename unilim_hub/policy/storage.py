@@ -118,13 +118,6 @@ def session_policy(
     return SessionPolicy(document, text)
 
 
-def user_session_policy(
-    users_bucket: str, username: str, courses: Sequence[Prefix] = ()
-) -> SessionPolicy | PolicyTooLong:
-    """The policy of one user: their own prefix read/write, their courses read-only."""
-    return session_policy(read_write=[user_prefix(users_bucket, username)], read_only=courses)
-
-
 def _allow(actions: Iterable[str], resources: list[str]) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": list(actions), "Resource": resources}
 
