@@ -41,7 +41,9 @@ from .report import (
     arrival_offsets,
     comparison,
     ended_start,
+    exact,
     parse_pattern,
+    ready_times,
     reason_of,
 )
 
@@ -67,7 +69,7 @@ c.KubeSpawner.container_security_context = {
     "seccompProfile": {"type": "RuntimeDefault"},
 }
 """
-POLL_SECONDS = 1.0
+POLL_SECONDS = 2.0
 HUBS: list[Hub] = []  # running now: stopped on the way out, whatever happens
 
 
@@ -116,6 +118,7 @@ class Starts:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sent: dict[str, float] = {}
+        self.sent_at: dict[str, float] = {}  # the same instant, on the wall clock
         self.accepted: set[str] = set()  # answered 202: outcome still to come
         self.done: dict[str, Start] = {}
         self.last = 0.0  # when the last outcome came
@@ -128,6 +131,7 @@ class Starts:
 
     def send(self, hub: Hub, name: str, body: dict[str, str], timeout: float) -> None:
         began = self.sent[name] = time.monotonic()
+        self.sent_at[name] = time.time()
         try:
             response = requests.post(
                 f"{hub.url}/hub/api/users/{name}/server",
@@ -205,7 +209,9 @@ def start_all(
     for name in names:
         if name not in starts.done:
             starts.finish(Start(name, "failed", reason=f"no outcome in {timeout:g} s"))
-    return [starts.done[name] for name in names], max(starts.last - first, 0.0)
+    ready_at = ready_times(hub.log_path.read_text(errors="replace"))
+    timed = [exact(starts.done[name], starts.sent_at[name], ready_at) for name in names]
+    return timed, max(starts.last - first, 0.0)
 
 
 def hub_is_up(hub: Hub) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -86,6 +87,13 @@ def reason_of(message: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "N", first).strip()[:120]
 
 
+# JupyterHub's own line when a server is ready (handlers/base.py), with the log's time.
+READY_LINE = re.compile(
+    r"^\[I (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) JupyterHub [\w.]+:\d+\] "
+    r"User (\S+) took [\d.]+ seconds to start"
+)
+
+
 @dataclass(frozen=True)
 class Start:
     """One user's start: ``ready``, ``refused`` or ``failed``; ``seconds`` from its request
@@ -95,6 +103,23 @@ class Start:
     outcome: str
     seconds: float | None = None
     reason: str = ""
+
+
+def ready_times(log: str) -> dict[str, float]:
+    """When the hub logged each user's server ready (epoch seconds, ms resolution)."""
+    found = {}
+    for line in log.splitlines():
+        if match := READY_LINE.match(line):
+            stamp = time.mktime(time.strptime(match[1][:19], "%Y-%m-%d %H:%M:%S"))
+            found[match[2]] = stamp + float(match[1][19:])
+    return found
+
+
+def exact(start: Start, sent_at: float, ready_at: dict[str, float]) -> Start:
+    """A ready start timed by the hub's log rather than by the poll that saw it."""
+    if start.outcome != "ready" or start.name not in ready_at:
+        return start
+    return Start(start.name, "ready", max(ready_at[start.name] - sent_at, 0.0))
 
 
 def ended_start(name: str, message: str) -> Start:

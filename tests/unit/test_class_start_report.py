@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from benchmarks.class_start.report import (
@@ -14,8 +16,10 @@ from benchmarks.class_start.report import (
     arrival_offsets,
     comparison,
     ended_start,
+    exact,
     parse_pattern,
     percentile,
+    ready_times,
     reason_of,
 )
 
@@ -125,3 +129,18 @@ def test_the_ceiling_and_the_restart_drill_read_as_sentences():
     assert "answered after 5.0 s, a new start ready after 7.5 s" in text
     assert "servers kept: 10 of 10; pods per charged group unchanged" in text
     assert "CHANGED" in str(Drill(10, 5.0, None, 9, {"student": 10}, {"student": 9}, None))
+
+
+def test_a_ready_start_is_timed_by_the_hubs_log_to_the_millisecond():
+    log = (
+        "[I 2026-11-30 08:00:03.250 JupyterHub base:1144] User bu0001 took 3.100 seconds to start\n"
+        "[I 2026-11-30 08:00:04.000 JupyterHub log:192] 200 GET /hub/api/users (devenv@127.0.0.1)\n"
+        "[W 2026-11-30 08:00:05.000 JupyterHub base:1247] User bu0002 is slow to start\n"
+    )
+    ready_at = ready_times(log)
+    assert set(ready_at) == {"bu0001"}
+    sent_at = time.mktime(time.strptime("2026-11-30 08:00:00", "%Y-%m-%d %H:%M:%S"))
+    polled = Start("bu0001", "ready", 6.0)  # seen ready by a poll, seconds later
+    assert exact(polled, sent_at, ready_at).seconds == pytest.approx(3.25)
+    refused = Start("bu0002", "refused", reason="quota")
+    assert exact(refused, sent_at, ready_at) == refused
