@@ -1,8 +1,8 @@
 """Fake nodes with KWOK: two rooms of two nodes, like the production workers.
 
 Every address stays in 127.0.0.0/8: node InternalIPs are 127.0.10.N and each
-node's podCIDR is 127.10.N.0/24, so pod IPs are loopback addresses that the pod
-runner can bind. KWOK's own defaults (pod CIDR 10.0.0.0/24, node IP 196.168.0.1,
+node's podCIDR is a /20 of 127.10.0.0/16 (`pod_cidr`), so pod IPs are loopback addresses
+that the pod runner can bind. KWOK's own defaults (pod CIDR 10.0.0.0/24, node IP 196.168.0.1,
 server on 0.0.0.0 when a node port is set) are all overridden.
 """
 
@@ -51,6 +51,14 @@ def node_index(node: str) -> int:
     return NODES.index(node) + 1
 
 
+def pod_cidr(node: str) -> str:
+    """The node's pod addresses: 4,094 of them, although a node takes 250 pods. KWOK 0.8's
+    IP pool never checks that an address is in the node's range, and hands out more
+    addresses than pods under a burst: with a /24 per node, a burst of 1,000 pods on 4
+    nodes ran over into the next node's range and 61 pods got another pod's IP."""
+    return f"127.10.{16 * (node_index(node) - 1)}.0/20"
+
+
 def room_of(node: str) -> str:
     return next(room for room, nodes in ROOMS.items() if node in nodes)
 
@@ -84,7 +92,7 @@ def write_stages() -> None:
 
 
 def node_manifest(node: str) -> dict[str, object]:
-    room, n = room_of(node), node_index(node)
+    room = room_of(node)
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -100,7 +108,7 @@ def node_manifest(node: str) -> dict[str, object]:
             },
             "annotations": {"kwok.x-k8s.io/node": "fake"},
         },
-        "spec": {"podCIDR": f"127.10.{n}.0/24", "podCIDRs": [f"127.10.{n}.0/24"]},
+        "spec": {"podCIDR": pod_cidr(node), "podCIDRs": [pod_cidr(node)]},
     }
 
 
@@ -162,9 +170,13 @@ def wait_nodes(nodes: list[str], timeout: float = 60) -> None:
 
 
 def ensure_nodes() -> None:
-    existing = set(kubectl("get", "nodes", "-o", "name").split())
     for node in NODES:
-        if f"node/{node}" not in existing:
+        found = _node(node)
+        if found is not None and found["spec"].get("podCIDR") != pod_cidr(node):
+            # A node of an older platform: a podCIDR cannot change, the node is made again.
+            kubectl("delete", "node", node, "--wait=true")
+            found = None
+        if found is None:
             create_node(node)
     wait_nodes(NODES)
 
