@@ -33,7 +33,12 @@ from .podqueue import Ticket, queue_progress
 from .policy.models import Settings
 from .policy.placement import spread_key
 from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
-from .policy.properties import GroupProperties, parse_group_properties
+from .policy.properties import (
+    CourseSwitches,
+    GroupProperties,
+    course_switches,
+    parse_group_properties,
+)
 from .policy.refusal import Refusal
 from .policy.untrusted import shown
 from .policy.volumes import home_claim_name
@@ -175,6 +180,15 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 )
         return parsed
 
+    _switches: CourseSwitches | None = None
+
+    def course_switches(self) -> CourseSwitches:
+        """The courses whose folder or S3 data a teacher switched off, as of this start
+        (read again when the hub restarted since)."""
+        if self._switches is None:
+            self._switches = course_switches(self.group_properties(), self.settings.groups)
+        return self._switches
+
     def offer(self, properties: dict[str, GroupProperties] | None = None) -> Offer:
         """What the user may start today, and what is hidden from them and why."""
         options = self.orm_spawner.user_options if self.orm_spawner else None
@@ -267,6 +281,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         finally:
             self._checked_choices = ()
         await self._admit(decision, properties)
+        self._switches = course_switches(properties, self.settings.groups)
         volumes.size_home(self, properties)
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
 

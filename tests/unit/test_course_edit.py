@@ -1,6 +1,7 @@
 """A teacher's change to a course: checked like a spawn reads it, other keys kept."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from unilim_hub.courses.launch import ROLE_NAME, course_service
 from unilim_hub.courses.status import may_see_status, property_problems, read_metrics
 from unilim_hub.i18n import translate
 from unilim_hub.policy.course_edit import apply_change, course_settings, form_change, replacing
-from unilim_hub.policy.models import GroupNaming, Settings
+from unilim_hub.policy.models import GroupNaming, S3Mode, Settings
 from unilim_hub.policy.settings import build_settings
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
@@ -100,6 +101,33 @@ def test_a_pinned_size_above_the_courses_ceiling_is_refused(example):
     assert codes(edited) == [("course.python.size", "course.size_above_ceiling")]
     message = translate(edited.problems[0].code, "en", **edited.problems[0].params)
     assert "quota.server_mem_limit = 2G" in message
+
+
+def test_a_teacher_switches_the_course_folder_and_s3_data_off_and_on_again(example):
+    edited = apply_change(ADMINS, {"course.folder": "off", "course.s3": "off"}, "c-a", example)
+    assert edited.problems == ()
+    assert edited.changed == {"course.folder": (None, "off"), "course.s3": (None, "off")}
+    edited = apply_change(edited.properties, {"course.folder": "on"}, "c-a", example)
+    assert edited.problems == () and edited.properties["course.folder"] == "on"
+    wrong = apply_change(ADMINS, {"course.folder": "maybe"}, "c-a", example)
+    assert codes(wrong) == [("course.folder", "switch.invalid")]
+
+
+def test_a_switch_the_admins_turned_off_cannot_be_switched_on(example):
+    storage = replace(
+        example.storage, course_folders=False, s3=replace(example.storage.s3, mode=S3Mode.OFF)
+    )
+    settings = replace(example, storage=storage)
+    edited = apply_change(ADMINS, {"course.folder": "on", "course.s3": "yes"}, "c-a", settings)
+    assert codes(edited) == [
+        ("course.folder", "course.folder_not_offered"),
+        ("course.s3", "course.s3_not_offered"),
+    ]
+    assert "UnilimSpawner.s3_mode = off" in translate("course.s3_not_offered", "en")
+    # Switching off, or another edit while an old "on" is stored, stays possible.
+    assert apply_change(ADMINS, {"course.folder": "off"}, "c-a", settings).problems == ()
+    stored = ADMINS | {"course.s3": "on"}
+    assert apply_change(stored, {"course.description": "x"}, "c-a", settings).problems == ()
 
 
 def test_put_replaces_the_course_settings_only(example):

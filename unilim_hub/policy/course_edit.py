@@ -17,16 +17,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Settings
-from .problems import Problem
+from .models import S3Mode, Settings
+from .problems import InvalidValue, Problem
 from .profiles import ceiling_params, course_problems
 from .properties import (
     COURSE_DESCRIPTION,
+    COURSE_FOLDER,
     COURSE_PREFIX,
     COURSE_PROFILES,
+    COURSE_S3,
+    COURSE_SWITCHES,
     GroupProperties,
     parse_group_properties,
 )
+from .quantities import parse_switch
 from .quotas import Ceiling, course_ceiling
 from .untrusted import shown
 
@@ -90,17 +94,23 @@ def apply_change(
         for key in sorted(set(current) | set(merged))
         if current.get(key) != merged.get(key)
     }
-    return Edited(merged, changed, _problems(merged, course_group, settings))
+    found = _problems(merged, course_group, settings) + _above_admins(changed, settings)
+    return Edited(merged, changed, found)
+
+
+_COURSE_KEYS = (COURSE_PROFILES, COURSE_DESCRIPTION, *COURSE_SWITCHES)
 
 
 def _entry_problem(key: str, value: object) -> Problem | None:
-    if not (key in (COURSE_PROFILES, COURSE_DESCRIPTION) or _ASSIGNMENT_KEY.match(key)):
+    if not (key in _COURSE_KEYS or _ASSIGNMENT_KEY.match(key)):
         expected = ", ".join(
-            [COURSE_PROFILES, *(f"{COURSE_PREFIX}<profile>.{name}" for name in ASSIGNMENT_FIELDS)]
+            [
+                COURSE_PROFILES,
+                *(f"{COURSE_PREFIX}<profile>.{name}" for name in ASSIGNMENT_FIELDS),
+                *_COURSE_KEYS[1:],
+            ]
         )
-        return Problem(
-            shown(key), "property.unknown", {"expected": f"{expected}, {COURSE_DESCRIPTION}"}
-        )
+        return Problem(shown(key), "property.unknown", {"expected": expected})
     if value is not None and not isinstance(value, str):
         return Problem(key, "value.not_text", {"value": shown(value)})
     limit = MAX_DESCRIPTION_LENGTH if key == COURSE_DESCRIPTION else MAX_VALUE_LENGTH
@@ -130,6 +140,30 @@ def _problems(
     found += course_problems(parsed, settings)
     found += _above_ceiling(parsed, course_group, settings)
     return tuple(found)
+
+
+def _above_admins(
+    changed: Mapping[str, tuple[Any, Any]], settings: Settings
+) -> tuple[Problem, ...]:
+    """A switch turned on that the admins' configuration turned off for every course
+    (``course_folders`` false, ``s3_mode`` off). Only a change is refused: a stored ``on``
+    does no harm (the admins' setting wins) and must not block the teacher's other edits."""
+    offered = {
+        COURSE_FOLDER: ("course.folder_not_offered", settings.storage.course_folders),
+        COURSE_S3: ("course.s3_not_offered", settings.storage.s3.mode is not S3Mode.OFF),
+    }
+    return tuple(
+        Problem(key, code)
+        for key, (code, is_offered) in offered.items()
+        if not is_offered and key in changed and _switched_on(changed[key][1])
+    )
+
+
+def _switched_on(value: object) -> bool:
+    try:
+        return value is not None and parse_switch(value)
+    except InvalidValue:
+        return False  # reported with the other wrong values
 
 
 def _above_ceiling(parsed: GroupProperties, course_group: str, settings: Settings) -> list[Problem]:

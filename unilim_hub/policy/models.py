@@ -117,6 +117,7 @@ class Storage:
     home_size: int = 10 * 1024**3
     course_storage_class: str = ""
     course_size: int = 50 * 1024**3
+    course_folders: bool = True  # the admins' ceiling of every course's folder switch
     s3: S3Settings = field(default_factory=S3Settings)
 
 
