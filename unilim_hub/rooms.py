@@ -198,7 +198,22 @@ def record(
     if placed is not None:
         metrics.PLACEMENTS.labels(room=placed.room.name).inc()
     views: list[RoomView] = view.rooms(rooms, in_flight) or []
+    nodes = view.room_nodes(rooms)
     for room_view in views:
         name = room_view.room.name
         metrics.ROOM_SERVERS.labels(room=name).set(room_view.servers)
         metrics.ROOM_OPEN.labels(room=name).set(int(room_view.open))
+        total, capacity = nodes[name]
+        metrics.ROOM_NODES.labels(room=name, state="total").set(total)
+        metrics.ROOM_NODES.labels(room=name, state="ready").set(len(room_view.nodes))
+        for gauge, usage in (
+            (metrics.ROOM_CAPACITY, capacity),
+            (metrics.ROOM_FREE, room_view.free()),
+        ):
+            for resource, value in _resources(usage).items():
+                gauge.labels(room=name, resource=resource).set(value)
+
+
+def _resources(usage: Usage) -> dict[str, float]:
+    """As the group gauges count them: servers, cpu in cores, memory in bytes."""
+    return {"servers": usage.servers, "cpu": usage.cpu / 1000, "memory": usage.memory}

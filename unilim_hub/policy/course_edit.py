@@ -142,20 +142,41 @@ def _problems(
     return tuple(found)
 
 
+# Per switch, the refusal of turning it on when the admins' configuration offers it to no course.
+NOT_OFFERED = {COURSE_FOLDER: "course.folder_not_offered", COURSE_S3: "course.s3_not_offered"}
+
+
+def offered_switches(settings: Settings) -> dict[str, bool]:
+    """Which course switches the admins' configuration lets teachers turn on: course
+    folders (``course_folders``) and course S3 data (``s3_mode`` other than off)."""
+    return {
+        COURSE_FOLDER: settings.storage.course_folders,
+        COURSE_S3: settings.storage.s3.mode is not S3Mode.OFF,
+    }
+
+
+def switch_state(settings: Mapping[str, Any], key: str) -> str:
+    """A switch as the teacher page shows it: ``on`` (also when unset), ``off``, or the
+    stored text when it is no switch (then any save writes a valid one)."""
+    value = settings.get(key)
+    if value is None or value == "":
+        return "on"
+    try:
+        return "on" if parse_switch(value) else "off"
+    except InvalidValue:
+        return str(value)
+
+
 def _above_admins(
     changed: Mapping[str, tuple[Any, Any]], settings: Settings
 ) -> tuple[Problem, ...]:
-    """A switch turned on that the admins' configuration turned off for every course
-    (``course_folders`` false, ``s3_mode`` off). Only a change is refused: a stored ``on``
-    does no harm (the admins' setting wins) and must not block the teacher's other edits."""
-    offered = {
-        COURSE_FOLDER: ("course.folder_not_offered", settings.storage.course_folders),
-        COURSE_S3: ("course.s3_not_offered", settings.storage.s3.mode is not S3Mode.OFF),
-    }
+    """A switch turned on that the admins' configuration offers to no course. Only a
+    change is refused: a stored ``on`` does no harm (the admins' setting wins) and must
+    not block the teacher's other edits."""
     return tuple(
-        Problem(key, code)
-        for key, (code, is_offered) in offered.items()
-        if not is_offered and key in changed and _switched_on(changed[key][1])
+        Problem(key, NOT_OFFERED[key])
+        for key, offered in offered_switches(settings).items()
+        if not offered and key in changed and _switched_on(changed[key][1])
     )
 
 
