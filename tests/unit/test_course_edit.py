@@ -20,7 +20,14 @@ from unilim_hub.courses.status import (
     read_metrics,
 )
 from unilim_hub.i18n import translate
-from unilim_hub.policy.course_edit import apply_change, course_settings, form_change, replacing
+from unilim_hub.policy.course_edit import (
+    apply_change,
+    course_settings,
+    form_change,
+    offered_switches,
+    replacing,
+    switch_state,
+)
 from unilim_hub.policy.models import GroupNaming, S3Mode, Settings
 from unilim_hub.policy.settings import build_settings
 
@@ -135,6 +142,16 @@ def test_a_switch_the_admins_turned_off_cannot_be_switched_on(example):
     assert apply_change(ADMINS, {"course.folder": "off"}, "c-a", settings).problems == ()
     stored = ADMINS | {"course.s3": "on"}
     assert apply_change(stored, {"course.description": "x"}, "c-a", settings).problems == ()
+
+
+def test_the_page_shows_a_switch_on_when_unset_and_a_wrong_one_as_stored(example):
+    assert switch_state({}, "course.folder") == "on"
+    assert switch_state({"course.folder": "OFF"}, "course.folder") == "off"
+    assert switch_state({"course.s3": "maybe"}, "course.s3") == "maybe"  # a save fixes it
+    assert offered_switches(example) == {"course.folder": True, "course.s3": True}
+    storage = replace(example.storage, s3=replace(example.storage.s3, mode=S3Mode.OFF))
+    offered = offered_switches(replace(example, storage=storage))
+    assert offered == {"course.folder": True, "course.s3": False}
 
 
 def test_put_replaces_the_course_settings_only(example):

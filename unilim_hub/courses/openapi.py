@@ -6,6 +6,19 @@ from typing import Any
 
 from ..policy.course_edit import MAX_DESCRIPTION_LENGTH, MAX_VALUE_LENGTH
 
+
+def _switch(what: str, not_offered_when: str, kept: str) -> dict[str, Any]:
+    """A course switch's schema: on, off, or unset (on)."""
+    return {
+        "type": ["string", "null"],
+        "enum": ["on", "off", None],
+        "description": (
+            f"{what}; unset is on. Turning it on is refused (400) when {not_offered_when} "
+            f"(see the course's `offered`). Off applies at each member's next start; {kept}"
+        ),
+    }
+
+
 _SETTINGS = {
     "type": "object",
     "description": (
@@ -23,26 +36,16 @@ _SETTINGS = {
             "maxLength": MAX_DESCRIPTION_LENGTH,
             "description": "free text for the course's teachers; never interpreted",
         },
-        "course.folder": {
-            "type": ["string", "null"],
-            "enum": ["on", "off", None],
-            "description": (
-                "the course folder (~/courses/<course>) in its members' servers; unset is "
-                "on. Turning it on is refused (400, course.folder_not_offered) when the "
-                "admins turned course folders off (see `offered`). Off deletes nothing: "
-                "the folder's volume stays, it is only no longer mounted"
-            ),
-        },
-        "course.s3": {
-            "type": ["string", "null"],
-            "enum": ["on", "off", None],
-            "description": (
-                "the course's S3 data (its prefix in the courses bucket) in its members' "
-                "credentials; unset is on. Turning it on is refused (400, "
-                "course.s3_not_offered) when the admins turned S3 off (see `offered`). "
-                "Off deletes no object"
-            ),
-        },
+        "course.folder": _switch(
+            "the course folder (~/courses/<course>) in its members' servers",
+            "the admins turned course folders off",
+            "the folder's volume stays, it is only no longer mounted",
+        ),
+        "course.s3": _switch(
+            "the course's S3 data (its prefix in the courses bucket) in its members' credentials",
+            "the admins turned S3 off",
+            "no object is deleted",
+        ),
     },
     "patternProperties": {
         r"^course\.[a-z0-9][a-z0-9_.-]*\.(tag|size|start|end)$": {
