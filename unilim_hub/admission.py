@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from . import compat, metrics, rooms
+from . import compat, metrics, refusals, rooms
 from .cluster import (
     CHARGED_GROUP,
     RESERVATION,
@@ -34,7 +34,6 @@ from .compat import forgive_in_failure_count
 from .errors import spawn_error
 from .i18n import translate
 from .kubeapi import Backoff, transient
-from .metrics import REFUSALS
 from .podqueue import ApiUnavailable, Ticket, create_until, shared_queue
 from .policy.admission import (
     Admitted,
@@ -229,7 +228,7 @@ async def reserve(
     if reservation is None:
         assert not isinstance(outcome, Admitted)
         raise _refusal(spawner, outcome, request)
-    rooms.record(reservation.placed, ledger.rooms_now)
+    rooms.record(reservation.placed, ledger.rooms_now, ledger.view.room_nodes(settings.rooms))
     return reservation
 
 
@@ -310,9 +309,10 @@ async def _ledger(spawner: Any) -> Ledger:
 
 def _refused(spawner: Any, code: str, reason: str, status: int, **params: object) -> Exception:
     """The refusal the user reads; not a failure of the hub (consecutive_failure_limit)."""
-    REFUSALS.labels(reason=reason).inc()
+    language = spawner.language()
+    refusals.count(spawner.user.name, reason, translate(code, language, **params))
     forgive_in_failure_count(spawner.handler)
-    return spawn_error(code, spawner.language(), reason=reason, status=status, **params)
+    return spawn_error(code, language, reason=reason, status=status, **params)
 
 
 def _refusal(spawner: Any, refused: NoRoom | NotPlaced, request: Usage) -> Exception:

@@ -344,6 +344,20 @@ class ClusterView:
                 nodes[room.name].append(self._free(state))
         return [RoomView(room, tuple(nodes[room.name]), servers[room.name]) for room in rooms]
 
+    def room_nodes(self, rooms: tuple[Room, ...]) -> dict[str, tuple[int, Usage]]:
+        """Per room, how many nodes it has (ready or not) and what its ready nodes can
+        hold (allocatable)."""
+        found: dict[str, tuple[int, Usage]] = {room.name: (0, Usage()) for room in rooms}
+        for state in self.node_watch.nodes.values():
+            room = self._room_of(state, rooms)
+            if room is not None:
+                count, capacity = found[room.name]
+                found[room.name] = (
+                    count + 1,
+                    capacity + state.allocatable if state.healthy else capacity,
+                )
+        return found
+
     def _room_of(self, state: NodeState, rooms: tuple[Room, ...]) -> Room | None:
         """The node's room, worked out again only when the node or the rooms change."""
         cached = self._rooms_of.get(state.name)

@@ -56,6 +56,24 @@ ROOM_OPEN = Gauge(
     "1 if the room takes new servers (some node Ready and schedulable, not in maintenance).",
     ["room"],
 )
+ROOM_NODES = Gauge(
+    "unilim_room_nodes",
+    "Nodes of a room, as of the last start: all of them (state=total), and those that take "
+    "new pods (state=ready: Ready, schedulable, without the node controller's taints).",
+    ["room", "state"],
+)
+ROOM_CAPACITY = Gauge(
+    "unilim_room_capacity",
+    "What the room's ready nodes can hold, as of the last start: servers (pods, maxPods), "
+    "cpu (cores) and memory (bytes) allocatable.",
+    ["room", "resource"],
+)
+ROOM_FREE = Gauge(
+    "unilim_room_free",
+    "What the room's ready nodes have left for new servers, as of the last start (pods, "
+    "cpu and memory guaranteed to the pods there subtracted).",
+    ["room", "resource"],
+)
 LOST_SERVERS = Counter(
     "unilim_room_lost_servers",
     "Servers found lost with their node (not Ready for UnilimSpawner.lost_node_grace, or "

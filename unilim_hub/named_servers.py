@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import compat
+from . import compat, refusals
 from .errors import error_page
-from .i18n import negotiate
-from .metrics import REFUSALS
+from .i18n import negotiate, translate
 from .policy.named_servers import may_create
 from .policy.quotas import Limit, named_server_limit
 from .spawner import UnilimSpawner
@@ -39,9 +38,10 @@ def by_group(default: int = 0) -> Callable[[Any], int]:
             existing = sum(1 for name in user.orm_spawners if name)
             refusal = may_create(limit, existing)
             if refusal is not None:
-                REFUSALS.labels(reason=refusal.code).inc()
                 header = handler.request.headers.get("Accept-Language")
                 language = negotiate(header, spawner.settings.default_language)
+                message = translate(refusal.code, language, **refusal.params)
+                refusals.count(user.name, refusal.code, message)
                 raise error_page(refusal.code, language, status=refusal.status, **refusal.params)
         return default if limit is None else limit.value
 

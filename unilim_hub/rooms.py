@@ -188,11 +188,30 @@ def report_lost(spawner: Any, state: NodeState, rooms: tuple[Room, ...]) -> None
     )
 
 
-def record(placed: Placed | None, views: Sequence[RoomView]) -> None:
-    """The metrics of the rooms, as of this start."""
+def record(
+    placed: Placed | None,
+    views: Sequence[RoomView],
+    nodes: Mapping[str, tuple[int, Usage]],
+) -> None:
+    """The metrics of the rooms, as of this start; ``nodes``: per room, its nodes (ready
+    or not) and what its ready nodes hold (:meth:`ClusterView.room_nodes`)."""
     if placed is not None:
         metrics.PLACEMENTS.labels(room=placed.room.name).inc()
     for room_view in views:
         name = room_view.room.name
         metrics.ROOM_SERVERS.labels(room=name).set(room_view.servers)
         metrics.ROOM_OPEN.labels(room=name).set(int(room_view.open))
+        total, capacity = nodes[name]
+        metrics.ROOM_NODES.labels(room=name, state="total").set(total)
+        metrics.ROOM_NODES.labels(room=name, state="ready").set(len(room_view.nodes))
+        for gauge, usage in (
+            (metrics.ROOM_CAPACITY, capacity),
+            (metrics.ROOM_FREE, room_view.free()),
+        ):
+            for resource, value in _resources(usage).items():
+                gauge.labels(room=name, resource=resource).set(value)
+
+
+def _resources(usage: Usage) -> dict[str, float]:
+    """As the group gauges count them: servers, cpu in cores, memory in bytes."""
+    return {"servers": usage.servers, "cpu": usage.cpu / 1000, "memory": usage.memory}

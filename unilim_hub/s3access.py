@@ -104,7 +104,8 @@ def _config_file(s3: S3Settings) -> str:
 def grant_for(spawner: Any) -> S3Grant:
     settings = spawner.settings
     groups = [group.name for group in spawner.user.groups]
-    return server_grant(settings.storage.s3, settings.groups, spawner.user.name, groups)
+    off = spawner.course_switches().s3_off
+    return server_grant(settings.storage.s3, settings.groups, spawner.user.name, groups, off)
 
 
 async def issue(spawner: Any, grant: S3Grant) -> TemporaryCredentials:

@@ -20,20 +20,25 @@ from kubespawner import KubeSpawner
 from traitlets import Any as AnyTrait
 from traitlets import default
 
-from . import admission, configuration, rooms, s3access, volumes
+from . import admission, configuration, refusals, rooms, s3access, volumes
 from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
 from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
-from .metrics import REFUSALS, SPAWNS
+from .metrics import SPAWNS
 from .picker import render_picker
 from .podqueue import Ticket, queue_progress
-from .policy.models import Settings
+from .policy.models import ROOM_STATE, Settings
 from .policy.placement import spread_key
 from .policy.profiles import Choice, Chosen, Offer, choose, course_problems, offer
-from .policy.properties import GroupProperties, parse_group_properties
+from .policy.properties import (
+    CourseSwitches,
+    GroupProperties,
+    course_switches,
+    parse_group_properties,
+)
 from .policy.refusal import Refusal
 from .policy.untrusted import shown
 from .policy.volumes import home_claim_name
@@ -175,6 +180,15 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
                 )
         return parsed
 
+    _switches: CourseSwitches | None = None
+
+    def course_switches(self) -> CourseSwitches:
+        """The courses whose folder or S3 data a teacher switched off, as of this start
+        (read again when the hub restarted since)."""
+        if self._switches is None:
+            self._switches = course_switches(self.group_properties(), self.settings.groups)
+        return self._switches
+
     def offer(self, properties: dict[str, GroupProperties] | None = None) -> Offer:
         """What the user may start today, and what is hidden from them and why."""
         options = self.orm_spawner.user_options if self.orm_spawner else None
@@ -267,19 +281,18 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
         finally:
             self._checked_choices = ()
         await self._admit(decision, properties)
+        self._switches = course_switches(properties, self.settings.groups)
         volumes.size_home(self, properties)
         SPAWNS.labels(profile=decision.choice.slug, size=decision.size.slug).inc()
 
     def _refuse(self, decision: Refusal) -> NoReturn:
-        REFUSALS.labels(reason=decision.code).inc()
+        language = self.language()
+        message = translate(decision.code, language, **decision.params)
+        refusals.count(self.user.name, decision.code, message)
         self._log_cause(decision)
         forgive_in_failure_count(self.handler)
         raise spawn_error(
-            decision.code,
-            self.language(),
-            reason=decision.code,
-            status=decision.status,
-            **decision.params,
+            decision.code, language, reason=decision.code, status=decision.status, **decision.params
         )
 
     # Admission: quotas, cluster capacity and the pod-creation queue (unilim_hub/admission.py).
@@ -292,6 +305,27 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     async def _admit(self, decision: Chosen, properties: dict[str, GroupProperties]) -> None:
         """Reserve room for the server in its charged group and on the cluster, or refuse."""
         self._reservation = await admission.reserve(self, decision, properties)
+        placed = self._reservation.placed if self._reservation else None
+        self._room = placed.room.name if placed else None
+
+    # The room the running server was placed in, kept in the hub's database with the
+    # spawner's state: the course service shows it to the course's teachers.
+    _room: str | None = None
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self._room:
+            state[ROOM_STATE] = self._room
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        room = state.get(ROOM_STATE)
+        self._room = room if isinstance(room, str) else None
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self._room = None
 
     def start(self) -> asyncio.Future[Any]:
         self._start_began = time.monotonic()

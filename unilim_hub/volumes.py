@@ -56,7 +56,8 @@ async def prepare(spawner: UnilimSpawner, pod: Any) -> Any:
     if not spawner.course_folders:
         return pod
     groups = [group.name for group in spawner.user.groups]
-    for course in course_volumes(groups, spawner.settings.groups):
+    folders_off = spawner.course_switches().folder_off
+    for course in course_volumes(groups, spawner.settings.groups, folders_off):
         await _ensure_course_claim(spawner, course)
         _mount(pod, course)
     return pod

@@ -11,11 +11,13 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 import requests
+from markupsafe import escape
 
 from .hub import Hub
 from .keycloak_admin import PASSWORD, temporary_user
@@ -175,6 +177,22 @@ def test_teacher_assigns_a_profile_and_a_student_sees_it_and_starts_it(courses: 
     assert [(s["server"], s["profile"], s["ready"]) for s in alice] == [("", "info101--r", True)]
     page = session.get(service_url(courses, "courses/info101"), timeout=30).text
     assert "info101--r" in page.split('id="servers"')[1]
+    # ...in the room placement sent it to (the hub's rooms: config/unilim.yaml).
+    [room] = [s["room"] for s in alice]
+    assert room in ("salle-a", "salle-b")
+    assert f'class="room">{room}<' in page.split('id="servers"')[1]
+    # The admins see that room's nodes and what they hold, as of this start.
+    status = api(courses, "GET", "status", token_of(courses, "ada")).json()
+    assert status["rooms"][room]["nodes"]["ready"] >= 1
+    assert status["rooms"][room]["capacity"]["servers"] > 0
+    assert (
+        0
+        <= status["rooms"][room]["free"]["servers"]
+        <= status["rooms"][room]["capacity"]["servers"]
+    )
+    page = courses.sso_login("ada").session.get(service_url(courses, "status"), timeout=30).text
+    rooms = page.split('id="rooms"')[1].split("</table>")[0]
+    assert re.search(rf'data-room="{room}".*?class="nodes">\d+ / \d+<', rooms, re.S), rooms
     courses.api("DELETE", "/users/alice/server")
     courses.wait_stopped("alice")
 
@@ -290,6 +308,65 @@ def test_admin_status_page_names_a_wrong_group_property_and_teachers_get_403(cou
         assert api(courses, "GET", "status", token_of(courses, "tom")).status_code == 403
     finally:
         courses.set_properties("course-stat202", {"course.profiles": "r"})
+
+
+def test_admin_status_lists_a_refusal_that_just_happened_with_its_time_and_message(courses: Hub):
+    courses.sso_login("alice")
+    before = time.time()
+    refused = courses.api(
+        "POST",
+        "/users/alice/server",
+        json={"profile": "research"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert refused.status_code == 403, refused.text
+
+    status = api(courses, "GET", "status", token_of(courses, "ada")).json()
+    latest = status["latest_refusals"][0]  # the newest first
+    assert (latest["user"], latest["reason"]) == ("alice", "spawn.profile_not_allowed")
+    assert "research" in latest["message"] and latest["at"].endswith("+00:00")
+    assert abs(datetime.fromisoformat(latest["at"]).timestamp() - before) < 60
+    page = courses.sso_login("ada").session.get(service_url(courses, "status"), timeout=30).text
+    listed = page.split('id="latest-refusals"')[1].split("</table>")[0]
+    first = listed.split("<tbody>")[1].split("</tr>")[0]
+    assert "alice" in first and "spawn.profile_not_allowed" in first
+    assert str(escape(latest["message"])) in first  # as the page's autoescape writes it
+    # The hub's route itself answers only with its scope: not to a teacher's token.
+    hub_route = f"{courses.url}/hub/api/unilim/refusals"
+    assert requests.get(hub_route, headers=token_of(courses, "tom"), timeout=30).status_code == 403
+
+
+def test_teacher_switches_the_course_folder_and_s3_data_off_and_on_again(courses: Hub):
+    before = properties(courses, "course-info101")
+    try:
+        _switch_off_and_on(courses)
+    finally:
+        courses.set_properties("course-info101", before)
+
+
+def _switch_off_and_on(courses: Hub) -> None:
+    session = courses.sso_login("tom").session
+    form = course_form(session, courses, "info101")
+    assert form["course.folder"] == ["on"] and form["course.s3"] == ["on"]  # unset: on
+    form["course.folder"] = ["off"]
+    saved = session.post(service_url(courses, "courses/info101"), data=form, timeout=30)
+    assert saved.status_code == 200 and 'id="saved"' in saved.text, saved.text
+    assert properties(courses, "course-info101")["course.folder"] == "off"
+    history = saved.text.split('id="history"')[1]
+    assert "course.folder" in history and "off" in history
+    assert course_form(session, courses, "info101")["course.folder"] == ["off"]
+
+    headers = token_of(courses, "tom")
+    turned = api(courses, "PATCH", "courses/info101", headers, json={"course.s3": "off"})
+    assert turned.status_code == 200, turned.text
+    assert turned.json()["offered"] == {"course.folder": True, "course.s3": True}
+    again = {"course.folder": "on", "course.s3": None}
+    assert api(courses, "PATCH", "courses/info101", headers, json=again).status_code == 200
+    stored = properties(courses, "course-info101")
+    assert stored["course.folder"] == "on" and "course.s3" not in stored
+    wrong = api(courses, "PATCH", "courses/info101", headers, json={"course.s3": "maybe"})
+    assert wrong.status_code == 400
+    assert wrong.json()["problems"][0]["code"] == "switch.invalid"
 
 
 def test_a_refused_form_keeps_what_was_typed_and_the_fixed_save_keeps_every_field(

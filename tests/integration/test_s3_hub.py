@@ -165,6 +165,26 @@ async def test_old_credentials_stop_working_when_they_expire(core_v1, s3_hub, tm
     renewed.put_object(Bucket=USERS, Key=f"users/{BRUNO}/after.txt", Body=b".")
 
 
+async def test_course_s3_data_switched_off_is_not_in_the_next_servers_credentials(
+    s3_hub, as_user
+) -> None:
+    s3_hub.set_properties(f"course-{COURSE}", {"course.s3": "off"})
+    try:
+        stop(s3_hub, BRUNO)
+        s3_hub.wait_stopped(BRUNO)
+        start(s3_hub, BRUNO)
+        s3_hub.wait_ready(BRUNO, timeout=240)
+        bruno = await as_user(BRUNO)
+        assert denied(lambda: bruno.get_object(Bucket=COURSES, Key=f"{COURSE}/tp1.ipynb"))
+        assert denied(lambda: bruno.list_objects_v2(Bucket=COURSES, Prefix=f"{COURSE}/"))
+        bruno.put_object(Bucket=USERS, Key=f"users/{BRUNO}/still.txt", Body=b".")  # own kept
+        # Anna's server, started before the switch, keeps its access until it restarts.
+        anna = await as_user(ANNA)
+        assert anna.get_object(Bucket=COURSES, Key=f"{COURSE}/tp1.ipynb")["Body"].read() == b"{}"
+    finally:
+        s3_hub.set_properties(f"course-{COURSE}", {})
+
+
 async def test_stopping_the_server_deletes_its_secret(core_v1, s3_hub) -> None:
     stop(s3_hub, TEACHER)
     s3_hub.wait_stopped(TEACHER)

@@ -151,6 +151,23 @@ async def test_course_folder_is_read_only_for_students_and_writable_for_teachers
             await core_v1.delete_namespaced_persistent_volume_claim(claim, user_namespace)
 
 
+async def test_a_course_folder_switched_off_by_its_teacher_is_not_in_the_next_server(
+    storage_hub: Hub, core_v1: client.CoreV1Api, user_namespace: str
+) -> None:
+    course, pupil, _ = _course_members(storage_hub)
+    storage_hub.set_properties(f"course-{course}", {"course.folder": "off"})
+    try:
+        await _start(storage_hub, pupil)
+        pod = await _pod(core_v1, user_namespace, pupil)  # the pod the API server accepted
+        mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts]
+        assert "/home/jovyan" in mounts
+        assert not any(path.startswith("/home/jovyan/courses/") for path in mounts)
+        assert f"course-{course}" not in {v.name for v in pod.spec.volumes}
+    finally:
+        await _stop(storage_hub, pupil)
+        await core_v1.delete_namespaced_persistent_volume_claim(f"claim-{pupil}", user_namespace)
+
+
 async def test_a_larger_group_home_size_asks_for_a_larger_volume(
     storage_hub: Hub, core_v1: client.CoreV1Api, user_namespace: str
 ) -> None:

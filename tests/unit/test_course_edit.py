@@ -1,6 +1,7 @@
 """A teacher's change to a course: checked like a spawn reads it, other keys kept."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,28 @@ from unilim_hub import configuration
 from unilim_hub.courses import SETTINGS_VARIABLE
 from unilim_hub.courses.access import courses_of, manages_all, may_manage
 from unilim_hub.courses.launch import ROLE_NAME, course_service
-from unilim_hub.courses.status import may_see_status, property_problems, read_metrics
+from unilim_hub.courses.status import (
+    Room,
+    latest_refusals,
+    may_see_status,
+    property_problems,
+    read_metrics,
+)
 from unilim_hub.i18n import translate
-from unilim_hub.policy.course_edit import apply_change, course_settings, form_change, replacing
-from unilim_hub.policy.models import GroupNaming, Settings
+from unilim_hub.policy.course_edit import (
+    apply_change,
+    course_settings,
+    form_change,
+    offered_switches,
+    replacing,
+    switch_state,
+)
+from unilim_hub.policy.models import GroupNaming, S3Mode, Settings
 from unilim_hub.policy.settings import build_settings
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
 ADMINS = {"quota.servers": "50", "note": "room B12"}
+GIB = 1024**3
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +117,43 @@ def test_a_pinned_size_above_the_courses_ceiling_is_refused(example):
     assert "quota.server_mem_limit = 2G" in message
 
 
+def test_a_teacher_switches_the_course_folder_and_s3_data_off_and_on_again(example):
+    edited = apply_change(ADMINS, {"course.folder": "off", "course.s3": "off"}, "c-a", example)
+    assert edited.problems == ()
+    assert edited.changed == {"course.folder": (None, "off"), "course.s3": (None, "off")}
+    edited = apply_change(edited.properties, {"course.folder": "on"}, "c-a", example)
+    assert edited.problems == () and edited.properties["course.folder"] == "on"
+    wrong = apply_change(ADMINS, {"course.folder": "maybe"}, "c-a", example)
+    assert codes(wrong) == [("course.folder", "switch.invalid")]
+
+
+def test_a_switch_the_admins_turned_off_cannot_be_switched_on(example):
+    storage = replace(
+        example.storage, course_folders=False, s3=replace(example.storage.s3, mode=S3Mode.OFF)
+    )
+    settings = replace(example, storage=storage)
+    edited = apply_change(ADMINS, {"course.folder": "on", "course.s3": "yes"}, "c-a", settings)
+    assert codes(edited) == [
+        ("course.folder", "course.folder_not_offered"),
+        ("course.s3", "course.s3_not_offered"),
+    ]
+    assert "UnilimSpawner.s3_mode = off" in translate("course.s3_not_offered", "en")
+    # Switching off, or another edit while an old "on" is stored, stays possible.
+    assert apply_change(ADMINS, {"course.folder": "off"}, "c-a", settings).problems == ()
+    stored = ADMINS | {"course.s3": "on"}
+    assert apply_change(stored, {"course.description": "x"}, "c-a", settings).problems == ()
+
+
+def test_the_page_shows_a_switch_on_when_unset_and_a_wrong_one_as_stored(example):
+    assert switch_state({}, "course.folder") == "on"
+    assert switch_state({"course.folder": "OFF"}, "course.folder") == "off"
+    assert switch_state({"course.s3": "maybe"}, "course.s3") == "maybe"  # a save fixes it
+    assert offered_switches(example) == {"course.folder": True, "course.s3": True}
+    storage = replace(example.storage, s3=replace(example.storage.s3, mode=S3Mode.OFF))
+    offered = offered_switches(replace(example, storage=storage))
+    assert offered == {"course.folder": True, "course.s3": False}
+
+
 def test_put_replaces_the_course_settings_only(example):
     current = ADMINS | {"course.profiles": "python", "course.python.size": "large"}
     change = replacing(current, {"course.profiles": "r"})
@@ -171,7 +223,14 @@ def test_the_service_reads_the_same_settings_as_the_hub(example):
     ]
     assert role == {
         "name": ROLE_NAME,
-        "scopes": ["groups", "list:users", "read:servers", "read:metrics"],
+        "scopes": [
+            "groups",
+            "list:users",
+            "read:servers",
+            "admin:server_state",
+            "read:metrics",
+            "custom:unilim:read:refusals",
+        ],
         "services": ["courses"],
     }
 
@@ -187,6 +246,17 @@ unilim_room_open{room="salle-a"} 1.0
 unilim_room_open{room="salle-b"} 0.0
 # TYPE unilim_room_servers gauge
 unilim_room_servers{room="salle-a"} 3.0
+# TYPE unilim_room_nodes gauge
+unilim_room_nodes{room="salle-a",state="total"} 2.0
+unilim_room_nodes{room="salle-a",state="ready"} 1.0
+# TYPE unilim_room_capacity gauge
+unilim_room_capacity{resource="servers",room="salle-a"} 250.0
+unilim_room_capacity{resource="cpu",room="salle-a"} 56.0
+unilim_room_capacity{resource="memory",room="salle-a"} 5.49755813888e+11
+# TYPE unilim_room_free gauge
+unilim_room_free{resource="servers",room="salle-a"} 247.0
+unilim_room_free{resource="cpu",room="salle-a"} 55.5
+unilim_room_free{resource="memory",room="salle-a"} 5.46534588416e+11
 # TYPE unilim_spawn_refusals counter
 unilim_spawn_refusals_total{reason="spawn.profile_not_allowed"} 2.0
 """
@@ -195,8 +265,42 @@ unilim_spawn_refusals_total{reason="spawn.profile_not_allowed"} 2.0
 def test_the_status_reads_usage_rooms_and_refusals_from_the_hubs_metrics():
     status = read_metrics(METRICS)
     assert status.usage == {"student": {"servers": (3.0, 900.0), "memory": (3.221225472e09, None)}}
-    assert status.rooms == {"salle-a": (True, 3.0), "salle-b": (False, 0.0)}
+    assert status.rooms == {
+        "salle-a": Room(
+            open=True,
+            servers=3.0,
+            nodes_ready=1.0,
+            nodes=2.0,
+            free={"servers": 247.0, "cpu": 55.5, "memory": 509 * GIB},
+            capacity={"servers": 250.0, "cpu": 56.0, "memory": 512 * GIB},
+        ),
+        "salle-b": Room(open=False),  # nodes and capacity not recorded yet: shown as —
+    }
     assert status.refusals == {"spawn.profile_not_allowed": 2.0}
+
+
+def test_the_latest_refusals_keep_the_hubs_order_and_text_as_it_is():
+    items = [
+        {
+            "at": "2026-11-30T22:01:02+00:00",
+            "user": "<b>eve</b>",
+            "reason": "quota.servers",
+            "message": "Limit reached",
+        },
+        {
+            "at": "2026-11-30T22:00:00+00:00",
+            "user": "bob",
+            "reason": "spawn.profile_not_allowed",
+            "message": "Not allowed",
+        },
+    ]
+    latest = latest_refusals(items)
+    assert latest is not None
+    assert [(r.user, r.reason) for r in latest] == [
+        ("<b>eve</b>", "quota.servers"),
+        ("bob", "spawn.profile_not_allowed"),
+    ]
+    assert latest_refusals(None) is None  # the hub does not serve them: the page says so
 
 
 def test_the_status_names_every_wrong_group_property(example):

@@ -7,8 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from unilim_hub.i18n import describe
+from unilim_hub.policy.models import GroupNaming
 from unilim_hub.policy.problems import InvalidValue
-from unilim_hub.policy.properties import CourseAssignment, parse_group_properties
+from unilim_hub.policy.properties import (
+    CourseAssignment,
+    CourseSwitches,
+    course_switches,
+    parse_group_properties,
+)
 from unilim_hub.policy.quotas import QUOTA_FIELDS
 
 GiB = 1024**3
@@ -205,3 +211,44 @@ def test_a_profile_whose_name_holds_a_dot_gets_its_course_settings():
     )
     assert parsed.course_profiles == (CourseAssignment("python.gpu", tag="2026-01", size="large"),)
     assert parsed.problems == ()
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("on", True),
+        ("OFF", False),
+        (" off ", False),
+        ("true", True),
+        ("non", False),
+        (False, False),
+    ],
+)
+def test_course_switches_read_as_admins_and_the_service_write_them(typed, expected):
+    parsed = parse_group_properties({"course.folder": typed, "course.s3": typed})
+    assert (parsed.course_folder, parsed.course_s3, parsed.problems) == (expected, expected, ())
+
+
+def test_an_unset_switch_is_on_and_a_wrong_one_is_told_and_counts_as_unset():
+    assert parse_group_properties({}).course_folder is None
+    parsed = parse_group_properties({"course.s3": "maybe", "course.folder": ""})
+    assert parsed.course_s3 is None and parsed.course_folder is None
+    [problem] = parsed.problems
+    assert (problem.key, problem.code) == ("course.s3", "switch.invalid")
+    assert "'maybe' is not a switch: write on or off." in describe(problem, "en")
+
+
+def test_switched_off_courses_come_from_course_groups_only():
+    naming = GroupNaming()
+    properties = {
+        name: parse_group_properties(values)
+        for name, values in {
+            "course-info101": {"course.folder": "off"},
+            "course-stat202": {"course.s3": "off", "course.folder": "on"},
+            "course-bio303": {},
+            "student": {"course.folder": "off"},  # not a course group: no course to switch
+        }.items()
+    }
+    assert course_switches(properties, naming) == CourseSwitches(
+        folder_off=frozenset({"info101"}), s3_off=frozenset({"stat202"})
+    )

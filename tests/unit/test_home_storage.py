@@ -91,6 +91,23 @@ async def test_students_read_and_teachers_write_course_folders() -> None:
     assert sources == {"course-info101": True, "course-stat202": False}
 
 
+async def test_course_folder_switched_off_is_mounted_for_no_one() -> None:
+    api = FakeApi({"claim-alice": "10Gi", "course-info101": "50Gi"})
+    groups = {
+        "student": {},
+        "course-info101": {"course.folder": "off"},
+        "teacher-stat202": {},
+        "course-stat202": {"course.folder": "on"},
+    }
+    _, pod = await _started(groups, api)
+    mounts = [m.mount_path for m in pod.spec.containers[0].volume_mounts]
+    assert mounts == ["/home/jovyan/courses/stat202"]
+    # Its teacher does not get it either, and nothing is deleted (no call to do so).
+    teacher = {"staff": {}, "teacher-info101": {}, "course-info101": {"course.folder": "off"}}
+    _, pod = await _started(teacher, FakeApi({"claim-alice": "10Gi"}))
+    assert pod.spec.volumes is None or not any(v.name == "course-info101" for v in pod.spec.volumes)
+
+
 async def test_no_volumes_when_the_hub_manages_none() -> None:
     made = spawner({"student": {}, "course-info101": {}}, {"profile": "python"})
     await made.load_user_options()

@@ -18,7 +18,7 @@ from unilim_hub.i18n import (
 )
 from unilim_hub.policy.models import Size, Text
 from unilim_hub.policy.problems import Problem
-from unilim_hub.policy.properties import COURSE_DESCRIPTION, COURSE_PROFILES
+from unilim_hub.policy.properties import COURSE_DESCRIPTION, COURSE_PROFILES, COURSE_SWITCHES
 
 GiB = 1024**3
 
@@ -87,7 +87,7 @@ def test_a_language_the_browser_refused_is_never_used(header):
 
 
 # String literals that look like codes but are not messages: group property keys.
-NOT_MESSAGES = {COURSE_PROFILES, COURSE_DESCRIPTION}
+NOT_MESSAGES = {COURSE_PROFILES, COURSE_DESCRIPTION, *COURSE_SWITCHES}
 
 
 def code_literals() -> set[str]:

@@ -20,13 +20,14 @@ from kubernetes_asyncio.client import (
     V1PodSpec,
     V1Taint,
 )
+from prometheus_client import REGISTRY
 
 from unilim_hub.admission import Ledger, RoomRequest
 from unilim_hub.cluster import ROOM, ClusterView, NodeState, NodeWatch, PodIndex, node_state
 from unilim_hub.policy.admission import Charge, Usage, one_server
 from unilim_hub.policy.models import Room, Text
 from unilim_hub.policy.placement import NotPlaced, Placed
-from unilim_hub.rooms import lost_node, send_to
+from unilim_hub.rooms import lost_node, record, send_to
 
 ZONE = "topology.kubernetes.io/zone"
 A = Room("salle-a", Text("Salle A", "Room A"), {ZONE: "salle-a"})
@@ -71,6 +72,21 @@ def test_each_room_counts_its_servers_on_nodes_waiting_and_in_flight():
     assert rooms is not None
     assert [(r.room.name, r.servers) for r in rooms] == [("salle-a", 2), ("salle-b", 3)]
     assert rooms[1].nodes[0].free.servers == 249  # the other pod takes a slot too
+
+
+def test_each_room_shows_its_nodes_ready_and_total_its_capacity_and_what_is_free():
+    down = NodeState("a2", False, SLOTS, dict(A.node_selector), datetime.now(UTC))
+    view = view_of({"a1": up("a1", A), "a2": down, "b1": up("b1", B)})
+    view.index["ns/1"] = user_pod("a1", "salle-a")
+    record(None, view.rooms((A, B), {}) or [], view.room_nodes((A, B)))
+    sample = REGISTRY.get_sample_value
+    assert sample("unilim_room_nodes", {"room": "salle-a", "state": "total"}) == 2
+    assert sample("unilim_room_nodes", {"room": "salle-a", "state": "ready"}) == 1
+    capacity = {"room": "salle-a", "resource": "servers"}
+    assert sample("unilim_room_capacity", capacity) == 250  # the ready node only
+    assert sample("unilim_room_free", capacity) == 249
+    assert sample("unilim_room_capacity", {"room": "salle-a", "resource": "cpu"}) == 56
+    assert sample("unilim_room_free", {"room": "salle-b", "resource": "memory"}) == 512 * 1024**3
 
 
 def test_a_burst_of_reservations_alternates_between_equal_rooms():

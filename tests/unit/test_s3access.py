@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import configparser
+import json
 import logging
 import socket
 from dataclasses import replace
@@ -22,6 +23,7 @@ from traitlets.config import Config
 from unilim_hub import configuration, s3access
 from unilim_hub.objectstore import STSError, TemporaryCredentials
 from unilim_hub.policy.models import GroupNaming, S3Mode, S3Settings, Settings, Storage
+from unilim_hub.policy.properties import CourseSwitches
 
 CREDENTIALS = TemporaryCredentials(
     "AKIA-TEST", "secret-of-test", "token-of-test", datetime(2030, 1, 1, tzinfo=UTC)
@@ -58,7 +60,13 @@ class FakeSecrets:
         raise ApiException(status=404)
 
 
-def spawner(endpoint: str, *, strict: bool = False, groups: tuple[str, ...] = ()) -> Any:
+def spawner(
+    endpoint: str,
+    *,
+    strict: bool = False,
+    groups: tuple[str, ...] = (),
+    s3_off: frozenset[str] = frozenset(),
+) -> Any:
     s3 = S3Settings(mode=S3Mode.STS, endpoint=endpoint, strict=strict)
     settings = Settings(GroupNaming(), (), {}, (), replace(Storage(), s3=s3), default_language="en")
     return SimpleNamespace(
@@ -72,6 +80,7 @@ def spawner(endpoint: str, *, strict: bool = False, groups: tuple[str, ...] = ()
         s3_access_key="unilim-hub-admin",
         s3_secret_key="hub-admin-secret-value",
         language=lambda: "fr",
+        course_switches=lambda: CourseSwitches(s3_off=s3_off),
     )
 
 
@@ -163,6 +172,17 @@ async def test_too_many_courses_are_left_out_with_a_notice(monkeypatch) -> None:
     [notice] = s3access.notices(server)
     assert "ne peut pas couvrir tous vos cours" in notice["message"]
     assert "c059" in notice["message"]
+
+
+def test_course_whose_s3_data_is_switched_off_is_not_in_the_credentials() -> None:
+    server = spawner(
+        "http://127.0.0.1:1",
+        groups=("course-info101", "course-math201"),
+        s3_off=frozenset({"info101"}),
+    )
+    grant = s3access.grant_for(server)
+    assert grant.followed == ("math201",) and grant.left_out == ()
+    assert "info101" not in json.dumps(grant.policy.document)
 
 
 async def test_stop_deletes_the_secret() -> None:

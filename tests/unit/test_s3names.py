@@ -162,6 +162,14 @@ def test_teacher_writes_the_courses_they_teach() -> None:
     assert grant.taught == ("stat202",) and grant.followed == ("info101",)
 
 
+def test_courses_whose_s3_data_is_switched_off_are_not_granted() -> None:
+    groups = ["teacher-stat202", "course-info101", "course-bio303"]
+    grant = server_grant(S3, NAMING, "tina", groups, switched_off={"stat202", "info101"})
+    reads, writes = _grants(grant.policy.text)
+    assert not any("stat202" in arn or "info101" in arn for arn in reads | writes)
+    assert (grant.taught, grant.followed, grant.left_out) == ((), ("bio303",), ())
+
+
 def test_too_many_courses_leave_the_last_followed_ones_out_and_say_so() -> None:
     groups = [f"course-c{n:03d}" for n in range(60)] + ["teacher-zz-taught"]
     grant = server_grant(S3, NAMING, "tina", groups)

@@ -41,6 +41,7 @@ def test_storage_settings_are_read_as_written():
                 "course_size": "100 Go",
                 "home_storage_class": "fast",
                 "course_storage_class": "shared",
+                "course_folders": False,
             }
         }
     )
@@ -49,6 +50,7 @@ def test_storage_settings_are_read_as_written():
         home_size=20 * GIB,
         course_storage_class="shared",
         course_size=100 * GIB,
+        course_folders=False,
     )
 
 

@@ -12,7 +12,8 @@ from jupyterhub.objects import Server
 from tornado import web
 from traitlets.config import Config
 
-from unilim_hub import admission, compat
+from unilim_hub import admission, compat, refusals
+from unilim_hub.policy.models import ROOM_STATE
 from unilim_hub.spawner import UnilimSpawner
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
@@ -84,6 +85,22 @@ async def test_spawner_refuses_a_forged_profile_before_kubespawner_applies_it():
     assert error.status_code == 403
     assert "The environment 'research' is not available to you" in message(error)
     assert made.image != "quay.io/jupyter/scipy-notebook:2025-10-20"  # nothing applied
+    # The admins' status page lists it: who, why, and the message the person read.
+    latest = refusals.latest()[0]
+    assert (latest.user, latest.reason) == ("alice", "spawn.profile_not_allowed")
+    assert latest.message == message(error)
+
+
+def test_the_room_a_server_was_placed_in_is_kept_with_its_state():
+    made = spawner(student(), {})
+    made._room = "salle-a"
+    state = made.get_state()
+    assert state[ROOM_STATE] == "salle-a"
+    again = spawner(student(), {})
+    again.load_state(state)
+    assert again.get_state()[ROOM_STATE] == "salle-a"
+    again.clear_state()
+    assert ROOM_STATE not in again.get_state()
 
 
 async def test_spawner_hands_kubespawner_the_size_in_cores_and_bytes():

@@ -159,6 +159,12 @@ def test_teachers_write_and_students_read_their_course_folders() -> None:
     assert course_volumes(["staff"], naming) == ()
 
 
+def test_a_course_folder_switched_off_is_left_out_for_teachers_and_students() -> None:
+    groups = ["course-info101", "teacher-stat202", "course-bio303"]
+    found = course_volumes(groups, GroupNaming(), switched_off={"info101", "stat202"})
+    assert [v.course for v in found] == ["bio303"]
+
+
 def test_home_size_is_the_most_generous_of_the_groups() -> None:
     baseline = {"student": GroupQuota("student", home_size=5), "staff": GroupQuota("staff")}
     assert volumes.home_size(["student"], baseline, {}, default=10) == 5

@@ -7,13 +7,14 @@ an ``Authorization: token ...`` header. Their token's scopes decide what they ma
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from ..i18n import negotiate, translate
-from ..policy.course_edit import replacing
+from ..policy.course_edit import offered_switches, replacing
 from ..policy.problems import Problem
 from ..policy.untrusted import shown
 from .openapi import openapi
@@ -111,6 +112,7 @@ class APIHandler(ServiceHandler):
             "group": course.group,
             "settings": dict(course.settings),
             "problems": [self.problem(problem) for problem in course.problems],
+            "offered": offered_switches(self.courses.settings),
         }
 
     def body(self) -> dict[str, Any]:
@@ -192,11 +194,11 @@ class StatusAPI(APIHandler):
                     }
                     for group, resources in status.usage.items()
                 },
-                "rooms": {
-                    room: {"open": is_open, "servers": servers}
-                    for room, (is_open, servers) in status.rooms.items()
-                },
+                "rooms": {name: room.as_json() for name, room in status.rooms.items()},
                 "refusals": dict(status.refusals),
+                "latest_refusals": None
+                if status.latest is None
+                else [asdict(refusal) for refusal in status.latest],
                 "problems": {
                     group: [self.problem(problem) for problem in problems]
                     for group, problems in status.problems.items()

@@ -20,6 +20,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from ..policy.course_edit import Edited
 
 _PAGE = "application/jupyterhub-pagination+json"
+# The hub's route of its latest refusals (unilim_hub/refusals.py REFUSALS_ROUTE, which the
+# service does not import: it would load JupyterHub's API handlers).
+REFUSALS_PATH = "/unilim/refusals"
 
 
 class HubAPI:
@@ -80,6 +83,18 @@ class HubAPI:
         )
         response = await AsyncHTTPClient().fetch(request)
         return response.body.decode("utf-8")
+
+    async def refusals(self) -> list[dict[str, Any]] | None:
+        """The hub's latest refused starts, the newest first (unilim_hub/refusals.py);
+        ``None`` when the hub does not serve them (its route was not added)."""
+        try:
+            answer = await self._request("GET", REFUSALS_PATH)
+        except HTTPClientError as error:
+            if error.code == 404:
+                return None
+            raise
+        refusals: list[dict[str, Any]] = answer["refusals"]
+        return refusals
 
     async def active_servers(self) -> dict[str, dict[str, Any]]:
         """Per user with a running or starting server, their server models by name."""

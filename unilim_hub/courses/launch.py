@@ -16,9 +16,16 @@ import json
 from typing import Any
 
 from traitlets.config import Config
+from traitlets.config.loader import LazyConfigValue
 
 from ..configuration import raw_settings, secret_settings
 from ..policy.models import COURSE_MANAGE_SCOPE
+from ..refusals import (
+    REFUSALS_ROUTE,
+    REFUSALS_SCOPE,
+    REFUSALS_SCOPE_DESCRIPTION,
+    LatestRefusalsHandler,
+)
 from . import BIND_VARIABLE, SERVICE_NAME, SETTINGS_VARIABLE, STATE_VARIABLE
 
 ROLE_NAME = "unilim-course-service"
@@ -26,8 +33,21 @@ ROLE_NAME = "unilim-course-service"
 # members and properties) and write group properties (JupyterHub has no narrower scope
 # that allows PUT /groups/{name}/properties, and no filter "course groups only"); list the
 # users with a running server and read those servers, for the course's page; read the
-# hub's metrics for the admins' status page.
-SERVICE_SCOPES = ("groups", "list:users", "read:servers", "read:metrics")
+# hub's metrics for the admins' status page. `admin:server_state` adds the spawners' state
+# to the server models: the room a server was placed in is there (the spawner's
+# get_state), and no field of the models `read:servers` gives can carry it (user_options
+# are the user's request, reused by their next start). The state holds no secret (pod
+# name, namespace, room); the REST API has no call that writes it. The hub's latest
+# refused starts (unilim_hub/refusals.py), for the status page: a scope of their own,
+# since they name people and no JupyterHub scope is about them.
+SERVICE_SCOPES = (
+    "groups",
+    "list:users",
+    "read:servers",
+    "admin:server_state",
+    "read:metrics",
+    REFUSALS_SCOPE,
+)
 # What a person's OAuth token for the service may carry: the course scopes of teachers'
 # roles, `groups` for those who may already edit any group's properties, and
 # `read:metrics` for those who may see the status page (both: admins).
@@ -90,3 +110,21 @@ def add_course_service(
         service["environment"][BIND_VARIABLE] = bind
     c.JupyterHub.services.append(service)
     c.JupyterHub.load_roles.append(role)
+    _serve_refusals(c)
+
+
+def _serve_refusals(c: Config) -> None:
+    """The hub's route of its latest refusals, and the scope that guards it."""
+    scopes = _value(c, "custom_scopes", {})
+    c.JupyterHub.custom_scopes = {
+        **scopes,
+        REFUSALS_SCOPE: {"description": REFUSALS_SCOPE_DESCRIPTION},
+    }
+    handlers = _value(c, "extra_handlers", [])
+    c.JupyterHub.extra_handlers = [*handlers, (REFUSALS_ROUTE, LatestRefusalsHandler)]
+
+
+def _value(c: Config, name: str, empty: Any) -> Any:
+    """A JupyterHub setting as set so far (a plain value, even if set by ``.update()``)."""
+    value = c.JupyterHub.get(name, empty)
+    return value.get_value(empty) if isinstance(value, LazyConfigValue) else value

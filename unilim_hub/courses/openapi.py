@@ -6,6 +6,19 @@ from typing import Any
 
 from ..policy.course_edit import MAX_DESCRIPTION_LENGTH, MAX_VALUE_LENGTH
 
+
+def _switch(what: str, not_offered_when: str, kept: str) -> dict[str, Any]:
+    """A course switch's schema: on, off, or unset (on)."""
+    return {
+        "type": ["string", "null"],
+        "enum": ["on", "off", None],
+        "description": (
+            f"{what}; unset is on. Turning it on is refused (400) when {not_offered_when} "
+            f"(see the course's `offered`). Off applies at each member's next start; {kept}"
+        ),
+    }
+
+
 _SETTINGS = {
     "type": "object",
     "description": (
@@ -23,6 +36,16 @@ _SETTINGS = {
             "maxLength": MAX_DESCRIPTION_LENGTH,
             "description": "free text for the course's teachers; never interpreted",
         },
+        "course.folder": _switch(
+            "the course folder (~/courses/<course>) in its members' servers",
+            "the admins turned course folders off",
+            "the folder's volume stays, it is only no longer mounted",
+        ),
+        "course.s3": _switch(
+            "the course's S3 data (its prefix in the courses bucket) in its members' credentials",
+            "the admins turned S3 off",
+            "no object is deleted",
+        ),
     },
     "patternProperties": {
         r"^course\.[a-z0-9][a-z0-9_.-]*\.(tag|size|start|end)$": {
@@ -60,6 +83,15 @@ _COURSE = {
             "type": "array",
             "description": "what is wrong in the stored settings (each withdraws a profile)",
             "items": {"$ref": "#/components/schemas/Problem"},
+        },
+        "offered": {
+            "type": "object",
+            "description": (
+                "per switch (course.folder, course.s3), whether the admins' configuration "
+                "lets it be on; when false, the switch is off for every course"
+            ),
+            "additionalProperties": {"type": "boolean"},
+            "example": {"course.folder": True, "course.s3": False},
         },
     },
 }
@@ -161,11 +193,30 @@ def openapi(prefix: str) -> dict[str, Any]:
                 "parameters": [_CODE],
                 "get": {
                     "summary": (
-                        "The course's students and their servers: profile, since when, "
-                        "ready or starting (server null: none running)"
+                        "The course's students and their servers: profile, room (the one "
+                        "the server was placed in; null without rooms), since when, ready "
+                        "or starting (server null: none running)"
                     ),
                     "responses": {"200": {"description": "one entry per server"}, **_ERRORS},
                 },
+            },
+            "/api/status": {
+                "get": {
+                    "summary": "The admins' status (needs read:metrics and read:groups)",
+                    "description": (
+                        "Per group usage against quotas; per room: open, servers, nodes "
+                        "ready / total, and the ready nodes' capacity and free (servers, "
+                        "cpu in cores, memory in bytes), as of the last start; refusal "
+                        "counts per reason; latest_refusals, the newest first (at most "
+                        "100, since the hub started; null if the hub does not list them): "
+                        "at (UTC), user, reason, the message the person read; wrong "
+                        "group properties per group."
+                    ),
+                    "responses": {
+                        "200": {"description": "usage, rooms, refusals, problems"},
+                        "403": _answer("not an admin", "Error"),
+                    },
+                }
             },
             "/api/openapi.json": {
                 "get": {

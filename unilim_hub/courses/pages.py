@@ -15,9 +15,15 @@ from tornado import web
 
 from ..compat import hub_templates
 from ..i18n import size_label
-from ..policy.course_edit import ASSIGNMENT_FIELDS, form_change
+from ..policy.course_edit import (
+    ASSIGNMENT_FIELDS,
+    form_change,
+    offered_switches,
+    switch_state,
+)
 from ..policy.problems import Problem
-from ..policy.properties import COURSE_DESCRIPTION, COURSE_PROFILES
+from ..policy.properties import COURSE_DESCRIPTION, COURSE_FOLDER, COURSE_PROFILES, COURSE_S3
+from ..policy.quantities import format_cpu, format_memory
 from ..policy.untrusted import shown
 from .handlers import Refused, ServiceHandler
 from .service import Course, CourseNotFound, NotAllowed, StudentServer
@@ -29,6 +35,7 @@ _PAGES = Environment(
     autoescape=True,
 )
 _WAS = "was:"  # prefix of the hidden fields holding a value as the form showed it
+REFUSALS_SHOWN = 100  # the hub keeps as many (unilim_hub/refusals.py LIMIT)
 
 
 class PageHandler(ServiceHandler):
@@ -82,7 +89,22 @@ class StatusPage(PageHandler):
             group: [self.problem(problem) for problem in found]
             for group, found in status.problems.items()
         }
-        self.render_page("course_status.html", hub_status=status, problems=problems)
+        self.render_page(
+            "course_status.html",
+            hub_status=status,
+            problems=problems,
+            capacity=self._capacity,
+            refusals_limit=REFUSALS_SHOWN,
+        )
+
+    def _capacity(self, resources: Mapping[str, float]) -> str:
+        """``12 servers, 3.5 CPU, 64G``: what a room's ready nodes hold, or have left."""
+        return self.text(
+            "status.capacity_value",
+            servers=int(resources.get("servers", 0)),
+            cpu=format_cpu(round(resources.get("cpu", 0) * 1000)),
+            memory=format_memory(int(resources.get("memory", 0))),
+        )
 
 
 class CoursePage(PageHandler):
@@ -132,7 +154,28 @@ class CoursePage(PageHandler):
             fields=ASSIGNMENT_FIELDS,
             was=_WAS,
             servers=servers,
+            switches=self._switches(course.settings, values),
         )
+
+    def _switches(
+        self, stored: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The course folder's and S3 data's switches: what the form shows, and when the
+        admins offer neither, why (the field is then disabled and sends nothing)."""
+        offered = offered_switches(self.courses.settings)
+        labels = {COURSE_FOLDER: "courses.folder_switch", COURSE_S3: "courses.s3_switch"}
+        why = {COURSE_FOLDER: "courses.folder_admin_off", COURSE_S3: "courses.s3_admin_off"}
+        return [
+            {
+                "key": key,
+                "label": self.text(label),
+                "offered": offered[key],
+                "stored": switch_state(stored, key),
+                "value": switch_state(values, key) if offered[key] else "off",
+                "why": "" if offered[key] else self.text(why[key]),
+            }
+            for key, label in labels.items()
+        ]
 
     @web.authenticated
     async def post(self, code: str) -> None:

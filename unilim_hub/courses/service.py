@@ -11,14 +11,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..policy.course_edit import Change, Edited, apply_change, course_settings
-from ..policy.models import Settings
+from ..policy.models import ROOM_STATE, Settings
 from ..policy.problems import Problem
 from ..policy.profiles import course_problems
 from ..policy.properties import parse_group_properties
 from .access import courses_of, manages_all, may_manage
 from .history import Entry, History
 from .hubapi import HubAPI
-from .status import Status, may_see_status, property_problems, read_metrics
+from .status import Status, latest_refusals, may_see_status, property_problems, read_metrics
 
 
 class CourseNotFound(Exception):
@@ -46,6 +46,7 @@ class StudentServer:
     profile: str | None = None
     started: str | None = None  # ISO time, as the hub says it
     ready: bool = False
+    room: str | None = None  # the room placement chose (None: no rooms configured)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class StudentServer:
             "profile": self.profile,
             "started": self.started,
             "ready": self.ready,
+            "room": self.room,
         }
 
 
@@ -114,6 +116,7 @@ class CourseService:
                     (server.get("user_options") or {}).get("profile"),
                     server.get("started"),
                     bool(server.get("ready")),
+                    (server.get("state") or {}).get(ROOM_STATE),
                 )
                 for name, server in sorted(servers.items())
             ] or [StudentServer(student)]
@@ -125,7 +128,8 @@ class CourseService:
             raise NotAllowed("status")
         status = read_metrics(await self.hub.metrics())
         problems = property_problems(await self.hub.groups(), self.settings)
-        return replace(status, problems=problems)
+        latest = latest_refusals(await self.hub.refusals())
+        return replace(status, problems=problems, latest=latest)
 
     async def change(
         self,

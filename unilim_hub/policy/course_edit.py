@@ -17,16 +17,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Settings
-from .problems import Problem
+from .models import S3Mode, Settings
+from .problems import InvalidValue, Problem
 from .profiles import ceiling_params, course_problems
 from .properties import (
     COURSE_DESCRIPTION,
+    COURSE_FOLDER,
     COURSE_PREFIX,
     COURSE_PROFILES,
+    COURSE_S3,
+    COURSE_SWITCHES,
     GroupProperties,
     parse_group_properties,
 )
+from .quantities import parse_switch
 from .quotas import Ceiling, course_ceiling
 from .untrusted import shown
 
@@ -90,17 +94,23 @@ def apply_change(
         for key in sorted(set(current) | set(merged))
         if current.get(key) != merged.get(key)
     }
-    return Edited(merged, changed, _problems(merged, course_group, settings))
+    found = _problems(merged, course_group, settings) + _above_admins(changed, settings)
+    return Edited(merged, changed, found)
+
+
+_COURSE_KEYS = (COURSE_PROFILES, COURSE_DESCRIPTION, *COURSE_SWITCHES)
 
 
 def _entry_problem(key: str, value: object) -> Problem | None:
-    if not (key in (COURSE_PROFILES, COURSE_DESCRIPTION) or _ASSIGNMENT_KEY.match(key)):
+    if not (key in _COURSE_KEYS or _ASSIGNMENT_KEY.match(key)):
         expected = ", ".join(
-            [COURSE_PROFILES, *(f"{COURSE_PREFIX}<profile>.{name}" for name in ASSIGNMENT_FIELDS)]
+            [
+                COURSE_PROFILES,
+                *(f"{COURSE_PREFIX}<profile>.{name}" for name in ASSIGNMENT_FIELDS),
+                *_COURSE_KEYS[1:],
+            ]
         )
-        return Problem(
-            shown(key), "property.unknown", {"expected": f"{expected}, {COURSE_DESCRIPTION}"}
-        )
+        return Problem(shown(key), "property.unknown", {"expected": expected})
     if value is not None and not isinstance(value, str):
         return Problem(key, "value.not_text", {"value": shown(value)})
     limit = MAX_DESCRIPTION_LENGTH if key == COURSE_DESCRIPTION else MAX_VALUE_LENGTH
@@ -130,6 +140,51 @@ def _problems(
     found += course_problems(parsed, settings)
     found += _above_ceiling(parsed, course_group, settings)
     return tuple(found)
+
+
+# Per switch, the refusal of turning it on when the admins' configuration offers it to no course.
+NOT_OFFERED = {COURSE_FOLDER: "course.folder_not_offered", COURSE_S3: "course.s3_not_offered"}
+
+
+def offered_switches(settings: Settings) -> dict[str, bool]:
+    """Which course switches the admins' configuration lets teachers turn on: course
+    folders (``course_folders``) and course S3 data (``s3_mode`` other than off)."""
+    return {
+        COURSE_FOLDER: settings.storage.course_folders,
+        COURSE_S3: settings.storage.s3.mode is not S3Mode.OFF,
+    }
+
+
+def switch_state(settings: Mapping[str, Any], key: str) -> str:
+    """A switch as the teacher page shows it: ``on`` (also when unset), ``off``, or the
+    stored text when it is no switch (then any save writes a valid one)."""
+    value = settings.get(key)
+    if value is None or value == "":
+        return "on"
+    try:
+        return "on" if parse_switch(value) else "off"
+    except InvalidValue:
+        return str(value)
+
+
+def _above_admins(
+    changed: Mapping[str, tuple[Any, Any]], settings: Settings
+) -> tuple[Problem, ...]:
+    """A switch turned on that the admins' configuration offers to no course. Only a
+    change is refused: a stored ``on`` does no harm (the admins' setting wins) and must
+    not block the teacher's other edits."""
+    return tuple(
+        Problem(key, NOT_OFFERED[key])
+        for key, offered in offered_switches(settings).items()
+        if not offered and key in changed and _switched_on(changed[key][1])
+    )
+
+
+def _switched_on(value: object) -> bool:
+    try:
+        return value is not None and parse_switch(value)
+    except InvalidValue:
+        return False  # reported with the other wrong values
 
 
 def _above_ceiling(parsed: GroupProperties, course_group: str, settings: Settings) -> list[Problem]:

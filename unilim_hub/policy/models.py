@@ -14,6 +14,9 @@ from enum import StrEnum
 LANGUAGES = ("fr", "en")
 # The scope the course service checks; unilim-hub declares it (JupyterHub.custom_scopes).
 COURSE_MANAGE_SCOPE = "custom:courses:manage"
+# The key of the spawner's state (JupyterHub's server model ``state``) naming the room a
+# running server was placed in: how the course service learns it.
+ROOM_STATE = "unilim_room"
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Storage:
     home_size: int = 10 * 1024**3
     course_storage_class: str = ""
     course_size: int = 50 * 1024**3
+    course_folders: bool = True  # the admins' ceiling of every course's folder switch
     s3: S3Settings = field(default_factory=S3Settings)
 
 

@@ -11,6 +11,10 @@ Keys we own live under two prefixes:
     ``tag``, a ``size``, and ``start``/``end`` dates.
 ``course.description``
     the teacher's free text about the course's environment (shown escaped, never parsed).
+``course.folder``, ``course.s3``
+    the course's switches: whether its members' servers mount the course folder, and
+    whether their S3 credentials reach the course's data (``on``/``off``; unset is on,
+    within what the admins' configuration allows).
 
 Parsing never raises: a bad value is left out and reported as a :class:`Problem`, so
 the spawn falls back to the baseline and the admin status page can show what is wrong.
@@ -24,14 +28,20 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from .models import GroupNaming
 from .problems import InvalidValue, Problem
-from .quantities import parse_date, parse_name, parse_names
+from .quantities import parse_date, parse_name, parse_names, parse_switch
 from .quotas import QUOTA_FIELDS
 
 QUOTA_PREFIX = "quota."
 COURSE_PREFIX = "course."
 COURSE_PROFILES = "course.profiles"
 COURSE_DESCRIPTION = "course.description"
+COURSE_FOLDER = "course.folder"
+COURSE_S3 = "course.s3"
+COURSE_SWITCHES = (COURSE_FOLDER, COURSE_S3)
+# Keys of the course itself, not of one of its profiles' assignments.
+_COURSE_KEYS = (COURSE_PROFILES, COURSE_DESCRIPTION, *COURSE_SWITCHES)
 _ASSIGNMENT_FIELDS: Mapping[str, Callable[[object], object]] = {
     "tag": lambda value: str(value).strip(),
     "size": parse_name,
@@ -59,13 +69,48 @@ class GroupProperties:
     quota: Mapping[str, int] = field(default_factory=dict)  # only the fields that are set
     course_profiles: tuple[CourseAssignment, ...] = ()
     problems: tuple[Problem, ...] = ()
+    # The course's switches; None: not set (on). A wrong value counts as not set.
+    course_folder: bool | None = None
+    course_s3: bool | None = None
 
 
 def parse_group_properties(properties: Mapping[str, Any]) -> GroupProperties:
     problems: list[Problem] = []
     quota = _quota(properties, problems)
     assignments = _assignments(properties, problems)
-    return GroupProperties(quota, assignments, tuple(problems))
+    folder, s3 = (_switch(properties, key, problems) for key in COURSE_SWITCHES)
+    return GroupProperties(quota, assignments, tuple(problems), folder, s3)
+
+
+def _switch(properties: Mapping[str, Any], key: str, problems: list[Problem]) -> bool | None:
+    value = properties.get(key)
+    if value is None or value == "":
+        return None
+    parsed: bool | None = _parse(key, parse_switch, value, problems)
+    return parsed
+
+
+@dataclass(frozen=True)
+class CourseSwitches:
+    """The course codes whose teachers switched off the course folder, or the S3 data."""
+
+    folder_off: frozenset[str] = frozenset()
+    s3_off: frozenset[str] = frozenset()
+
+
+def course_switches(
+    properties: Mapping[str, GroupProperties], naming: GroupNaming
+) -> CourseSwitches:
+    """Read from the course groups among ``properties`` (group name -> parsed)."""
+    folder_off, s3_off = set(), set()
+    for group, parsed in properties.items():
+        if (course := naming.course_of(group)) is None:
+            continue
+        if parsed.course_folder is False:
+            folder_off.add(course)
+        if parsed.course_s3 is False:
+            s3_off.add(course)
+    return CourseSwitches(frozenset(folder_off), frozenset(s3_off))
 
 
 def _parse(
@@ -109,14 +154,14 @@ def _assignments(
     for key, value in properties.items():
         if not isinstance(key, str) or not key.startswith(COURSE_PREFIX):
             continue
-        if key in (COURSE_PROFILES, COURSE_DESCRIPTION):
+        if key in _COURSE_KEYS:
             continue
         profile, _, name = key.removeprefix(COURSE_PREFIX).rpartition(".")
         if name not in _ASSIGNMENT_FIELDS or not profile:
             expected = f"{COURSE_PROFILES}, " + _expected(
                 f"{COURSE_PREFIX}<profile>.", _ASSIGNMENT_FIELDS
             )
-            expected += f", {COURSE_DESCRIPTION}"
+            expected += ", " + ", ".join(_COURSE_KEYS[1:])
             problems.append(Problem(key, "property.unknown", {"expected": expected}))
         elif profile not in fields:
             problems.append(Problem(key, "property.profile_not_assigned", {"profile": profile}))

@@ -116,6 +116,32 @@ def parse_date(value: object) -> date:
         raise InvalidValue("date.invalid", value=text) from None
 
 
+# A switch as typed in the admin panel or sent as JSON; "on"/"off" is what the course
+# service writes.
+_SWITCH = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "oui": True,
+    "off": False,
+    "false": False,
+    "no": False,
+    "0": False,
+    "non": False,
+}
+
+
+def parse_switch(value: object) -> bool:
+    """``"on"``, ``"off"`` (also true/false, yes/no, oui/non, 1/0, JSON booleans)."""
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text not in _SWITCH:
+        raise InvalidValue("switch.invalid", value=text)
+    return _SWITCH[text]
+
+
 def format_memory(num_bytes: int) -> str:
     """Bytes as an admin would write them: ``4G``, ``512M``."""
     for unit in ("T", "G", "M", "K"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from .models import GroupNaming, S3Settings
@@ -69,17 +69,25 @@ class S3Grant:
 
 
 def server_grant(
-    settings: S3Settings, naming: GroupNaming, username: str, groups: Iterable[str]
+    settings: S3Settings,
+    naming: GroupNaming,
+    username: str,
+    groups: Iterable[str],
+    switched_off: Collection[str] = (),
 ) -> S3Grant:
-    """Own prefix read-write, taught courses read-write, followed courses read-only.
+    """Own prefix read-write, taught courses read-write, followed courses read-only;
+    none of the courses ``switched_off`` (their S3 data switched off by a teacher).
 
     A session policy has a size limit: when every course does not fit, courses are left
     out from the last (followed courses before taught ones, then by code), and the grant
     says which, so the person can be told. The user's own prefix always fits.
     """
     names = sorted(set(groups))
-    taught = sorted({c for g in names if (c := naming.taught_course_of(g)) is not None})
-    followed = sorted({c for g in names if (c := naming.course_of(g)) is not None} - set(taught))
+    off = set(switched_off)
+    taught = sorted({c for g in names if (c := naming.taught_course_of(g)) is not None} - off)
+    followed = sorted(
+        {c for g in names if (c := naming.course_of(g)) is not None} - set(taught) - off
+    )
     own = user_prefix(settings, username)
     courses = [*taught, *followed]
     for kept in range(len(courses), -1, -1):

@@ -127,6 +127,7 @@ def _storage(check: Checker, raw: Raw) -> Storage:
         home_size=memory("home_size"),
         course_storage_class=text("course_storage_class"),
         course_size=memory("course_size"),
+        course_folders=raw[f"{SPAWNER}.course_folders"] is not False,
         s3=_s3(check, raw, text),
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .models import GroupNaming, GroupQuota
@@ -83,9 +83,13 @@ class CourseVolume:
     read_only: bool
 
 
-def course_volumes(groups: Iterable[str], naming: GroupNaming) -> tuple[CourseVolume, ...]:
+def course_volumes(
+    groups: Iterable[str], naming: GroupNaming, switched_off: Collection[str] = ()
+) -> tuple[CourseVolume, ...]:
     """The course folders a person sees: read-write where they teach, read-only where
-    they study. A teacher who is also in the course group still writes."""
+    they study. A teacher who is also in the course group still writes. The courses
+    ``switched_off`` (their folder switched off by a teacher) are left out, for teachers
+    and students alike: the volume stays, it is only no longer mounted."""
     followed: set[str] = set()
     taught: set[str] = set()
     for group in groups:
@@ -100,7 +104,7 @@ def course_volumes(groups: Iterable[str], naming: GroupNaming) -> tuple[CourseVo
             mount_path=course_mount_path(course),
             read_only=course not in taught,
         )
-        for course in sorted(followed | taught)
+        for course in sorted((followed | taught) - set(switched_off))
     )
 
 
