@@ -41,8 +41,16 @@ def api_requests() -> float:
     return api_request_total(kube.kubectl("get", "--raw", "/metrics"))
 
 
-def delete_bench_pods() -> None:
-    kube.kubectl("-n", kube.USER_NAMESPACE, "delete", "pods", "-l", BENCH_LABEL, "--wait=true")
+def delete_bench_pods(timeout: float = 600) -> None:
+    """Delete the benchmark's pods and wait until they are gone: a thousand take longer
+    than one kubectl call may (its own limit), so the wait is a poll of our own."""
+    selector = ("-n", kube.USER_NAMESPACE, "-l", BENCH_LABEL)
+    kube.kubectl("delete", "pods", *selector, "--wait=false")
+    deadline = time.monotonic() + timeout
+    while kube.kubectl("get", "pods", *selector, "-o", "name").strip():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the benchmark's pods are still there after {timeout:g} s")
+        time.sleep(2)
 
 
 def served_pods() -> set[str]:
