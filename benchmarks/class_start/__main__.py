@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -26,7 +27,7 @@ from typing import Any
 
 import requests
 
-from devenv import kube
+from devenv import kube, paths
 from devenv import platform as devenv_platform
 from tests.integration.hub import Hub, stop_all
 from tests.integration.test_quotas_hub import start_page_message
@@ -309,6 +310,7 @@ def run_spawner(
         hub.start(hub_config(spawner))
         create_users(hub, [*names, probe], args.course_size)
         phase = measure_phase(hub, spawner, pattern, names, args)
+        keep_log(hub, f"{workdir.name}-starts")  # the drill's restart starts a new log
         say(f"{spawner}: {phase.count('ready')} ready in {phase.elapsed:.1f} s")
         if args.drill and spawner == "unilim" and phase.hub_up:
             ready = [s.name for s in phase.starts if s.outcome == "ready"]
@@ -318,8 +320,19 @@ def run_spawner(
     finally:
         hub.stop()
         HUBS.remove(hub)
+        keep_log(hub, f"{workdir.name}-end")
         measure.delete_bench_pods()
     return phase, drill
+
+
+LOGS = paths.STATE / "benchmarks" / time.strftime("class-start-%Y%m%d-%H%M%S")
+
+
+def keep_log(hub: Hub, name: str) -> None:
+    """A copy of the hub's log, kept after the run (a hub that died is read afterwards)."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    if hub.log_path.exists():
+        shutil.copyfile(hub.log_path, LOGS / f"{name}.log")
 
 
 def run(args: Any, workdir: Path) -> None:
@@ -393,6 +406,7 @@ def main(argv: list[str] | None = None) -> None:
         measure.delete_bench_pods()  # an interrupted run's leftovers
         with tempfile.TemporaryDirectory(prefix="class-start-") as workdir:
             run(args, Path(workdir))
+        say(f"the hubs' logs: {LOGS}")
     except KeyboardInterrupt:
         say("interrupted: stopping the hubs and deleting the benchmark's pods")
     finally:
