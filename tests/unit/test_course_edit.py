@@ -28,7 +28,7 @@ from unilim_hub.policy.course_edit import (
     replacing,
     switch_state,
 )
-from unilim_hub.policy.models import GroupNaming, S3Mode, Settings
+from unilim_hub.policy.models import GroupNaming, GroupQuota, S3Mode, Settings
 from unilim_hub.policy.settings import build_settings
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "unilim.yaml"
@@ -152,6 +152,100 @@ def test_the_page_shows_a_switch_on_when_unset_and_a_wrong_one_as_stored(example
     storage = replace(example.storage, s3=replace(example.storage.s3, mode=S3Mode.OFF))
     offered = offered_switches(replace(example, storage=storage))
     assert offered == {"course.folder": True, "course.s3": False}
+
+
+def test_a_refused_change_leaves_the_settings_as_they_were(example):
+    current = ADMINS | {"course.profiles": "python"}
+    edited = apply_change(current, {"course.profiles": "r", "note": "x"}, "course-a", example)
+    assert codes(edited) == [("note", "property.unknown")]
+    assert edited.properties == current and edited.changed == {}
+
+
+def test_removing_a_key_that_is_not_set_changes_nothing(example):
+    edited = apply_change(ADMINS, {"course.description": None}, "course-a", example)
+    assert edited.problems == ()
+    assert edited.properties == ADMINS and edited.changed == {}
+
+
+def test_a_change_records_each_keys_value_before_and_after(example):
+    current = {"course.profiles": "python, r", "course.python.size": "large"}
+    edited = apply_change(current, {"course.profiles": "r"}, "course-a", example)
+    assert edited.changed == {
+        "course.profiles": ("python, r", "r"),
+        "course.python.size": ("large", None),
+    }
+
+
+def test_an_unknown_key_is_told_every_key_a_teacher_may_set(example):
+    edited = apply_change(ADMINS, {"quota.servers": "999"}, "course-a", example)
+    assert [problem.params for problem in edited.problems] == [
+        {
+            "expected": "course.profiles, course.<profile>.tag, course.<profile>.size, "
+            "course.<profile>.start, course.<profile>.end, course.description, "
+            "course.folder, course.s3"
+        }
+    ]
+
+
+def test_a_value_that_is_not_text_is_shown_as_it_was_sent(example):
+    edited = apply_change(ADMINS, {"course.profiles": ["python"]}, "course-a", example)
+    assert [(p.code, p.params) for p in edited.problems] == [
+        ("value.not_text", {"value": "['python']"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "limit"),
+    [("course.description", 2000), ("course.python.tag", 200), ("course.profiles", 200)],
+)
+def test_a_value_of_the_longest_length_is_kept_and_one_character_more_refused(example, key, limit):
+    at_limit = apply_change(ADMINS, {key: "x" * limit}, "course-a", example)
+    assert "course.value_too_long" not in [code for _, code in codes(at_limit)]
+    too_long = apply_change(ADMINS, {key: "x" * (limit + 1)}, "course-a", example)
+    assert [(p.key, p.code, p.params) for p in too_long.problems] == [
+        (key, "course.value_too_long", {"max": str(limit)})
+    ]
+
+
+def test_a_pinned_size_above_the_ceiling_the_admins_set_for_the_course_is_refused(example):
+    quota = GroupQuota("course-info101", server_mem_limit=2 * GIB)
+    settings = replace(example, quotas=dict(example.quotas) | {"course-info101": quota})
+    change = {"course.profiles": "python", "course.python.size": "large"}
+    edited = apply_change({}, change, "course-info101", settings)
+    assert [(p.key, p.code, p.params) for p in edited.problems] == [
+        (
+            "course.python.size",
+            "course.size_above_ceiling",
+            {
+                "group": "course-info101",
+                "setting": "UnilimSpawner.group_quotas['course-info101'].server_mem_limit",
+                "value": "2G",
+                "needed": "4G",
+                "size": "large",
+            },
+        )
+    ]
+    assert apply_change({}, change, "course-stat202", settings).problems == ()
+
+
+def test_a_size_pinned_for_an_unknown_profile_is_told_as_the_unknown_profile(example):
+    change = {"course.profiles": "nope", "course.nope.size": "large"}
+    edited = apply_change({}, change, "course-a", example)
+    assert codes(edited) == [("course.profiles", "course.unknown_profile")]
+
+
+def test_a_wrong_switch_is_told_once_even_where_the_admins_turned_it_off(example):
+    settings = replace(example, storage=replace(example.storage, course_folders=False))
+    edited = apply_change(ADMINS, {"course.folder": "maybe"}, "c-a", settings)
+    assert codes(edited) == [("course.folder", "switch.invalid")]
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown_"),
+    [("", "on"), ("on", "on"), ("yes", "on"), ("off", "off"), ("non", "off")],
+)
+def test_the_page_shows_a_stored_switch_as_on_or_off(stored, shown_):
+    assert switch_state({"course.folder": stored}, "course.folder") == shown_
 
 
 def test_put_replaces_the_course_settings_only(example):
