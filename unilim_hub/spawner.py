@@ -25,6 +25,7 @@ from .admission import Reservation
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
+from .events import IndexedEventReflector, since
 from .i18n import describe, negotiate, translate
 from .manifests import profile_entry
 from .metrics import SPAWNS
@@ -363,6 +364,25 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             return await admission.create_pod(self, pod, attempt)
         finally:
             self._creating_pod = False
+
+    async def _start_watching_events(self, replace: bool = False) -> Any:
+        """KubeSpawner's shared event reflector, indexed by pod (unilim_hub/events.py)."""
+        return await self._start_reflector(
+            kind="events",
+            reflector_class=IndexedEventReflector,
+            fields={"involvedObject.kind": "Pod"},
+            omit_namespace=self.enable_user_namespaces,
+            replace=replace,
+        )
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """This server's pod events since the start began, as KubeSpawner's, without
+        sorting the whole namespace's events at each call."""
+        reflector = self.event_reflector
+        if not isinstance(reflector, IndexedEventReflector):
+            return list(super().events)
+        return since(reflector.of_pod(self.namespace, self.pod_name), self._last_event)
 
     async def progress(self) -> AsyncIterator[dict[str, Any]]:
         async for event in queue_progress(self):

@@ -250,7 +250,9 @@ class Ceiling:
 @dataclass(frozen=True)
 class Drill:
     """A hub restart with ``running`` servers: seconds until the hub answered and until a
-    new start was ready; servers and per-group pod counts before and after."""
+    new start was ready; servers and per-group pod counts before and after; the hub's own
+    count of the `student` group's servers before the restart, once it answered again,
+    and after the new start."""
 
     running: int
     answered: float
@@ -258,20 +260,21 @@ class Drill:
     kept: int
     groups_before: dict[str, int]
     groups_after: dict[str, int]
-    hub_usage_after: float | None
+    usage: tuple[float | None, float | None, float | None]
 
     def __str__(self) -> str:
         new = _number(self.new_start_ready, 1)
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
-        lines = [
-            f"hub restart with {self.running} servers running: answered after "
-            f"{self.answered:.1f} s, a new start ready after {new} s",
-            f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
-            f"{self.groups_before} -> {self.groups_after}",
-        ]
-        if self.hub_usage_after is not None:
-            lines.append(
-                f"the hub's usage of the new start's group after it: "
-                f"{self.hub_usage_after:g} servers (the kept ones + 1 expected)"
-            )
-        return "\n".join(lines)
+        before, restarted, after_new = (_number(value, 0) for value in self.usage)
+        kept_usage = "unchanged" if self.usage[0] == self.usage[1] else "CHANGED"
+        return "\n".join(
+            [
+                f"hub restart with {self.running} servers running: answered after "
+                f"{self.answered:.1f} s, a new start ready after {new} s",
+                f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
+                f"{self.groups_before} -> {self.groups_after}",
+                f"the hub's usage of the group student: {before} servers before the restart, "
+                f"{restarted} after it ({kept_usage}), {after_new} after the new start "
+                "(one more expected)",
+            ]
+        )

@@ -13,6 +13,7 @@ from tornado import web
 from traitlets.config import Config
 
 from unilim_hub import admission, compat, refusals
+from unilim_hub.events import IndexedEventReflector
 from unilim_hub.policy.models import ROOM_STATE
 from unilim_hub.spawner import UnilimSpawner
 
@@ -230,3 +231,27 @@ async def test_an_empty_picker_reads_the_group_properties_once(caplog):
     html = await made.options_form(made)
     assert "quota.server_mem_limit = 1G" in html
     assert caplog.text.count("quota.servers") == 1
+
+
+def test_a_start_reads_its_own_pods_events_from_the_index(monkeypatch):
+    made = spawner(student(), {})
+    reflector = IndexedEventReflector.__new__(IndexedEventReflector)
+
+    def pod_event(uid: str, pod: str, second: int) -> dict[str, Any]:
+        return {
+            "metadata": {"uid": uid},
+            "involvedObject": {"namespace": made.namespace, "name": pod},
+            "lastTimestamp": f"2026-12-01T08:00:0{second}Z",
+        }
+
+    reflector.resources = {
+        "old": pod_event("old", made.pod_name, 1),  # the previous pod of the same name
+        "mine": pod_event("mine", made.pod_name, 3),
+        "other": pod_event("other", "jupyter-bob", 2),
+    }
+    monkeypatch.setitem(UnilimSpawner.reflectors, made._get_reflector_key("events"), reflector)
+    assert [e["metadata"]["uid"] for e in made.events] == ["old", "mine"]
+    made._last_event = "old"  # the newest event when this start began
+    assert [e["metadata"]["uid"] for e in made.events] == ["mine"]
+    made.events_enabled = False
+    assert made.events == []
