@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import random
 from datetime import UTC
 from typing import Any
 
@@ -281,11 +282,15 @@ async def _renew_forever(spawner: Any) -> None:
     await _own_by_pod(spawner)
     interval = spawner.settings.storage.s3.refresh_interval
     retry = min(RETRY_SECONDS, interval)
-    # Without credentials (S3 was down at start), try again soon rather than after an interval.
+    # Without credentials (S3 was down at start), or not knowing when they expire (the hub
+    # restarted), renew soon rather than after an interval: at a random moment of the
+    # next `retry` seconds, so that a hub restarted with 1,000 servers does not ask STS
+    # for 1,000 credentials in the same second.
     issued = not getattr(spawner, "_s3_missing", False)
+    await asyncio.sleep(interval if issued else random.uniform(retry / 2, retry))
     while True:
-        await asyncio.sleep(interval if issued else retry)
         issued = await _renew(spawner)
+        await asyncio.sleep(interval if issued else retry)
 
 
 async def _renew(spawner: Any) -> bool:
@@ -301,12 +306,23 @@ async def _renew(spawner: Any) -> bool:
     return True
 
 
+async def _pod_uid(spawner: Any) -> str:
+    """The server's pod's uid: from KubeSpawner's watch of the pods when it has the pod
+    (no request to the API server), else read."""
+    reflector = spawner.pod_reflector
+    pod = reflector.pods.get(f"{spawner.namespace}/{spawner.pod_name}") if reflector else None
+    if pod is not None:
+        return str(pod["metadata"]["uid"])
+    read = await spawner.api.read_namespaced_pod(spawner.pod_name, spawner.namespace)
+    return str(read.metadata.uid)
+
+
 async def _own_by_pod(spawner: Any) -> None:
     """Make the pod the Secret's owner, so that Kubernetes deletes it with the pod."""
     try:
-        pod = await spawner.api.read_namespaced_pod(spawner.pod_name, spawner.namespace)
-        owner = {"apiVersion": "v1", "kind": "Pod", "name": pod.metadata.name}
-        patch = {"metadata": {"ownerReferences": [{**owner, "uid": pod.metadata.uid}]}}
+        uid = await _pod_uid(spawner)
+        owner = {"apiVersion": "v1", "kind": "Pod", "name": spawner.pod_name, "uid": uid}
+        patch = {"metadata": {"ownerReferences": [owner]}}
         await spawner.api.patch_namespaced_secret(secret_name(spawner), spawner.namespace, patch)
     except kubeapi.FAILURES as error:
         # 404: no pod (stopped) or no Secret (S3 down): nothing to own.

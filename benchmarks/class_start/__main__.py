@@ -149,7 +149,7 @@ class Starts:
             self.done[start.name] = start
             self.last = max(self.last, at or time.time())
 
-    def send(self, name: str, body: dict[str, str], timeout: float) -> None:
+    def send(self, name: str, body: dict[str, str], timeout: float, follow: bool) -> None:
         began = self.sent_at[name] = time.time()
         try:
             response = requests.post(
@@ -166,10 +166,35 @@ class Starts:
         elif response.status_code == 202:
             with self.lock:
                 self.accepted.add(name)
+            if follow:
+                self.follow(name, timeout)
         else:
             outcome = "refused" if response.status_code == 429 else "failed"
             reason = f"HTTP {response.status_code}: {reason_of(message_of(response))}"
             self.finish(Start(name, outcome, reason=reason))
+
+    def follow(self, name: str, timeout: float) -> None:
+        """What a student's start page does: follow the start's progress events until it
+        is ready or failed. A stream cut short leaves the outcome to the poll."""
+        last: dict[str, Any] = {}
+        try:
+            with requests.get(
+                f"{self.hub.url}/hub/api/users/{name}/server/progress",
+                headers={"Authorization": f"token {self.hub.token}"},
+                stream=True,
+                timeout=timeout,
+            ) as stream:
+                for line in stream.iter_lines(decode_unicode=True):
+                    if line and line.startswith("data:"):
+                        last = json.loads(line.removeprefix("data:"))
+                        if last.get("ready") or last.get("failed"):
+                            break
+        except (requests.RequestException, ValueError):
+            return
+        if last.get("ready"):
+            self.finish(Start(name, "ready", time.time() - self.sent_at[name]))
+        elif last.get("failed"):
+            self.finish(ended_start(name, str(last.get("message", ""))))
 
     def read_log(self) -> None:
         """The servers the hub logged ready since the last read (whole lines only)."""
@@ -218,17 +243,18 @@ def message_of(response: requests.Response) -> str:
 
 
 def start_all(
-    hub: Hub, names: list[str], offsets: list[float], body: dict[str, str], timeout: float
+    hub: Hub, names: list[str], offsets: list[float], body: dict[str, str], args: Any
 ) -> tuple[list[Start], float]:
     """Send each start at its offset (one thread each), wait for every outcome; returns
     them and the seconds from the first request to the last outcome."""
+    timeout: float = args.timeout
     starts = Starts(hub)
     first = time.monotonic() + 2  # every thread is waiting before the first request
     first_at = time.time() + 2
 
     def send(name: str, offset: float) -> None:
         time.sleep(max(0.0, first + offset - time.monotonic()))
-        starts.send(name, body, timeout)
+        starts.send(name, body, timeout, args.progress)
 
     threads = [
         threading.Thread(target=send, args=item, daemon=True)
@@ -269,7 +295,7 @@ def measure_phase(hub: Hub, spawner: str, pattern: Pattern, names: list[str], ar
     api_before = measure.api_requests()
     offsets = arrival_offsets(pattern, len(names))
     say(f"{spawner}: {len(names)} starts, {pattern}")
-    starts, elapsed = start_all(hub, names, offsets, BODY[spawner], args.timeout)
+    starts, elapsed = start_all(hub, names, offsets, BODY[spawner], args)
     cpu_after, peak_rss = process_use(hub)
     api_after = measure.api_requests()
     return Phase(
@@ -416,6 +442,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--ceiling-concurrency", type=int, default=100)
     parser.add_argument("--no-drill", dest="drill", action="store_false", help="no hub restart")
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="do not follow each start's progress events, as a start page does",
+    )
     args = parser.parse_args(argv)
     parse_pattern(args.pattern)  # a typo fails here, before the platform comes up
     if args.ceiling is None:

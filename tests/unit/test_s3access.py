@@ -41,6 +41,7 @@ class FakeSecrets:
 
     def __init__(self) -> None:
         self.secrets: dict[str, dict[str, Any]] = {}
+        self.patches: list[Any] = []
 
     async def create_namespaced_secret(self, namespace: str, body: Any) -> None:
         if body.metadata.name in self.secrets:
@@ -50,6 +51,7 @@ class FakeSecrets:
     async def patch_namespaced_secret(self, name: str, namespace: str, patch: Any) -> None:
         if name not in self.secrets:
             raise ApiException(status=404)
+        self.patches.append(patch)
         self.secrets[name].update(patch.get("data", {}))
 
     async def delete_namespaced_secret(self, name: str, namespace: str) -> None:
@@ -74,6 +76,7 @@ def spawner(
         user=SimpleNamespace(name="chloe", groups=[SimpleNamespace(name=g) for g in groups]),
         pod_name="jupyter-chloe",
         namespace="jupyterhub",
+        pod_reflector=None,
         common_labels={"app": "jupyterhub"},
         api=FakeSecrets(),
         log=logging.getLogger("test-s3access"),
@@ -302,3 +305,14 @@ async def test_renewal_outlives_an_api_server_outage(monkeypatch) -> None:
         await asyncio.sleep(0.1)
     assert "jupyter-chloe-s3" in server.api.secrets
     await s3access.stop(server)
+
+
+async def test_the_secret_is_owned_by_the_pod_kubespawner_watches_without_reading_it() -> None:
+    made = spawner("https://s3.example.org")
+    made.api.secrets[s3access.secret_name(made)] = {}
+    made.pod_reflector = SimpleNamespace(
+        pods={"jupyterhub/jupyter-chloe": {"metadata": {"name": "jupyter-chloe", "uid": "u-1"}}}
+    )
+    await s3access._own_by_pod(made)  # the fake API answers 404 to any read of a pod
+    owner = {"apiVersion": "v1", "kind": "Pod", "name": "jupyter-chloe", "uid": "u-1"}
+    assert made.api.patches == [{"metadata": {"ownerReferences": [owner]}}]
