@@ -12,7 +12,12 @@ from devenv import paths, postgres
 BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def test_the_server_listens_on_loopback_only_without_a_unix_socket():
+@pytest.mark.parametrize("uid", [0, 1000])
+def test_the_server_listens_on_loopback_only_without_a_unix_socket(monkeypatch, tmp_path, uid):
+    # As root the argv depends on the state folder's modes: one of this test's, not the
+    # machine's (a fresh machine has none yet).
+    monkeypatch.setattr(postgres.os, "geteuid", lambda: uid)
+    monkeypatch.setattr(paths, "STATE", tmp_path)
     argv = postgres._server_argv(BIN, Path("/state/postgres/data"))
     settings = [argv[i + 1] for i, flag in enumerate(argv) if flag == "-c"]
     assert "listen_addresses=127.0.0.1" in settings
