@@ -340,7 +340,7 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
     began = time.monotonic()
     hub.start(config, timeout=300)
     answered = time.monotonic() - began
-    after, usage_restarted = pods_per_group(), group_usage(hub, "student")
+    after = pods_per_group()
     ready_after = None
     if hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"]).status_code in (201, 202):
         try:
@@ -350,7 +350,7 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
             say(f"restart drill: the new start did not become ready: {error}")
     listed = servers(hub)
     kept = sum(1 for name in running if listed.get(name))
-    usage = (usage_before, usage_restarted, group_usage(hub, "student"))
+    usage = (usage_before, group_usage(hub, "student"))
     return Drill(len(running), answered, ready_after, kept, before, after, usage)
 
 

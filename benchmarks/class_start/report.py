@@ -251,8 +251,8 @@ class Ceiling:
 class Drill:
     """A hub restart with ``running`` servers: seconds until the hub answered and until a
     new start was ready; servers and per-group pod counts before and after; the hub's own
-    count of the `student` group's servers before the restart, once it answered again,
-    and after the new start."""
+    count of the `student` group's servers (set at each start) before the restart and
+    after the new start."""
 
     running: int
     answered: float
@@ -260,13 +260,13 @@ class Drill:
     kept: int
     groups_before: dict[str, int]
     groups_after: dict[str, int]
-    usage: tuple[float | None, float | None, float | None]
+    usage: tuple[float | None, float | None]
 
     def __str__(self) -> str:
         new = _number(self.new_start_ready, 1)
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
-        before, restarted, after_new = (_number(value, 0) for value in self.usage)
-        kept_usage = "unchanged" if self.usage[0] == self.usage[1] else "CHANGED"
+        before, after = (_number(value, 0) for value in self.usage)
+        expected = "as expected" if (self.usage[0] or 0) + 1 == self.usage[1] else "NOT the"
         return "\n".join(
             [
                 f"hub restart with {self.running} servers running: answered after "
@@ -274,7 +274,6 @@ class Drill:
                 f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
                 f"{self.groups_before} -> {self.groups_after}",
                 f"the hub's usage of the group student: {before} servers before the restart, "
-                f"{restarted} after it ({kept_usage}), {after_new} after the new start "
-                "(one more expected)",
+                f"{after} after the new start ({expected} one more)",
             ]
         )
