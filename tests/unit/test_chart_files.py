@@ -295,7 +295,8 @@ def test_the_course_service_checks_courses_against_the_deployed_policy(environme
         for key in sorted(values.keys() & {name for sec, name in ours if sec == section}):
             assert settings[f"{section}.{key}"] == values[key], f"{section}.{key}"
             checked.add(key)
-    assert {"rooms", "group_quotas", "profile_catalog", "s3_mode", "course_prefix"} <= checked
+    capabilities = {"rooms", "group_quotas", "profile_catalog", "course_folders", "s3_mode"}
+    assert capabilities | {"s3_strict", "course_prefix"} <= checked
 
 
 def test_every_image_is_linted_and_has_its_containerfile():
