@@ -308,13 +308,15 @@ def test_every_image_is_linted_and_has_its_containerfile():
 
 
 def _instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of a Containerfile, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", path.read_text("utf-8"))
-    lines = [line.strip() for line in text.splitlines()]
+    """(INSTRUCTION, arguments) of a Containerfile, continuation lines joined. As buildah
+    reads it, a comment line is dropped, also in the middle of a continued instruction."""
+    lines = path.read_text("utf-8").splitlines()
+    text = "\n".join(line for line in lines if not line.strip().startswith("#"))
+    instructions = [line.strip() for line in re.sub(r"\\\n", " ", text).splitlines()]
     return [
         (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
-        for line in lines
-        if line and not line.startswith("#")
+        for line in instructions
+        if line
     ]
 
 
@@ -339,7 +341,9 @@ def test_images_start_from_a_pinned_base(path):
 
 def test_the_hub_image_is_the_one_of_the_pinned_chart_with_the_tests_pins():
     instructions = _instructions(IMAGES / "hub" / "Containerfile")
-    assert _base_image(IMAGES / "hub" / "Containerfile") == "quay.io/jupyterhub/k8s-hub:4.4.0"
+    (dependency,) = load(CHART / "Chart.yaml")["dependencies"]
+    hub_image = f"quay.io/jupyterhub/k8s-hub:{dependency['version']}"
+    assert _base_image(IMAGES / "hub" / "Containerfile") == hub_image
     install = " ".join(rest for name, rest in instructions if name == "RUN")
     assert "-c /tmp/unilim-hub/requirements/constraints.txt" in install
     assert "[postgresql]" in install
@@ -356,6 +360,13 @@ def test_images_run_as_a_numeric_non_root_user_with_labels(path):
     keys = ("title", "description") if own_base else ("title", "description", "source", "licenses")
     for key in keys:
         assert f"org.opencontainers.image.{key}=" in labels
+
+
+@pytest.mark.parametrize("path", CONTAINERFILES, ids=lambda p: p.parent.name)
+def test_images_let_an_arbitrary_uid_write_what_their_own_user_writes(path):
+    # OpenShift runs a container as a UID of the namespace's range, in group 0.
+    steps = " ".join(rest for name, rest in _instructions(path) if name == "RUN")
+    assert "chmod -R g=u" in steps
 
 
 def test_the_singleuser_base_points_s3_clients_at_the_hubs_credentials():
