@@ -16,7 +16,17 @@ import pytest
 import yaml
 
 from devenv import hadolint, helm, kube, procs
-from tests.chartvalues import ENVIRONMENTS, REPO, shared_schema, value_files
+from tests.chartvalues import (
+    ENVIRONMENTS,
+    REPO,
+    Z2JH_DEFAULTS,
+    Z2JH_SCHEMA,
+    load,
+    shared_schema,
+    site_values,
+    subchart_values,
+    value_files,
+)
 
 ARGOCD_CRDS = (
     "argocd-v3.5.1-application-crd.yaml",
@@ -84,6 +94,173 @@ def test_the_route_sends_people_to_the_proxy_over_https():
     assert route["spec"]["tls"]["insecureEdgeTerminationPolicy"] == "Redirect"
 
 
+def test_on_plain_kubernetes_an_ingress_sends_people_to_the_proxy_instead():
+    objects = render("prod", *WITH_INGRESS, "--set=ingress.host=jupyter.example.org")
+    assert "Route" not in {obj["kind"] for obj in objects}
+    (ingress,) = [obj for obj in objects if obj["kind"] == "Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "jupyter.example.org"
+    (path,) = rule["http"]["paths"]
+    assert (path["path"], path["pathType"]) == ("/", "Prefix")
+    assert path["backend"] == {"service": {"name": "proxy-public", "port": {"name": "http"}}}
+
+
+# A template of the stand-in below: the values Zero to JupyterHub's templates would read.
+_PRINT_VALUES = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: jupyterhub-values}
+data:
+  values.json: {{ toJson .Values | quote }}
+"""
+
+
+def values_helm_gives_zero_to_jupyterhub(environment: str) -> dict[str, Any]:
+    """What the `jupyterhub` subchart receives, merged by helm itself: a stand-in for it
+    with Zero to JupyterHub 4.4.0's own defaults and schema (../shared/schemas), which
+    helm checks them against as it would the real chart's, and a template printing them."""
+    with helm.chart_alone() as chart:
+        standin = chart / "charts" / "jupyterhub"
+        (standin / "values.yaml").write_text(shared_schema(Z2JH_DEFAULTS).read_text("utf-8"))
+        schema = json.dumps(load(shared_schema(Z2JH_SCHEMA)))
+        (standin / "values.schema.json").write_text(schema)
+        (standin / "templates").mkdir()
+        (standin / "templates" / "values.yaml").write_text(_PRINT_VALUES)
+        files = [f"--values={path}" for path in value_files(environment)]
+        only = "--show-only=charts/jupyterhub/templates/values.yaml"
+        text = helm.helm("template", helm.RELEASE, str(chart), *files, only).stdout
+    return json.loads(yaml.safe_load(text)["data"]["values.json"])
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_helm_gives_zero_to_jupyterhub_the_values_the_unit_tests_check(environment):
+    received = values_helm_gives_zero_to_jupyterhub(environment)
+    # What restricted-v2 depends on: our nulls remove the chart's fixed UIDs and groups.
+    assert "uid" not in received["singleuser"] and "fsGid" not in received["singleuser"]
+    assert "runAsUser" not in received["hub"]["containerSecurityContext"]
+    assert "fsGroup" not in received["hub"]["podSecurityContext"]
+    assert "runAsUser" not in received["proxy"]["chp"]["containerSecurityContext"]
+    # tests/chartvalues.py, which the unit tests use, merges as helm does (`global` is
+    # helm's own, shared by every chart). A null and no key are the same to Zero to
+    # JupyterHub (its get_config gives None for both); helm keeps a null it has no
+    # default to remove with (singleuser.storage.dynamic.pvcNameTemplate), ours not.
+    merged = subchart_values(environment)
+    del received["global"], merged["global"]
+    assert _without_nulls(received) == _without_nulls(merged)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _egress_rule(entry: dict[str, Any]) -> dict[str, Any]:
+    """A `networkPolicy` entry of values.yaml as the NetworkPolicy rule it must become."""
+    return {
+        "to": [{"ipBlock": {"cidr": cidr}} for cidr in entry["cidrs"]],
+        "ports": [{"protocol": "TCP", "port": port} for port in entry["ports"]],
+    }
+
+
+def _policies(environment: str) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies the chart renders for an environment, by name."""
+    objects = render(environment)
+    return {
+        obj["metadata"]["name"]: obj["spec"] for obj in objects if obj["kind"] == "NetworkPolicy"
+    }
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_user_servers_reach_the_hub_s3_and_nfs_only(environment):
+    allowed = site_values(environment)["networkPolicy"]["userEgress"]
+    policy = _policies(environment)["unilim-hub-singleuser-egress"]
+    assert policy["podSelector"] == {"matchLabels": {"component": "singleuser-server"}}
+    assert policy["policyTypes"] == ["Egress"]
+    hub = {"podSelector": {"matchLabels": {"component": "hub"}}}
+    assert policy["egress"] == [
+        {"to": [hub], "ports": [{"protocol": "TCP", "port": 8081}]},
+        _egress_rule(allowed["s3"]),
+        _egress_rule(allowed["nfs"]),
+    ]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_hub_reaches_its_pods_the_idp_the_api_server_its_database_and_s3(environment):
+    allowed = site_values(environment)["networkPolicy"]["hubEgress"]
+    policy = _policies(environment)["unilim-hub-hub-egress"]
+    assert policy["podSelector"] == {"matchLabels": {"component": "hub"}}
+    assert policy["egress"] == [
+        {"to": [{"podSelector": {}}]},  # user servers and the proxy's API, this namespace
+        *(_egress_rule(allowed[name]) for name in ("idp", "apiServer", "database", "s3")),
+    ]
+
+
+def test_without_addresses_the_policies_open_nothing_outside_the_namespace():
+    # The chart's defaults alone (no environment): an entry without CIDRs adds no rule.
+    objects = [obj for obj in yaml.safe_load_all(helm.render()) if obj]
+    policies = {obj["metadata"]["name"]: obj["spec"] for obj in objects
+                if obj["kind"] == "NetworkPolicy"}  # fmt: skip
+    assert [rule["to"] for rule in policies["unilim-hub-singleuser-egress"]["egress"]] == [
+        [{"podSelector": {"matchLabels": {"component": "hub"}}}]
+    ]
+    assert [rule["to"] for rule in policies["unilim-hub-hub-egress"]["egress"]] == [
+        [{"podSelector": {}}]
+    ]
+
+
+def test_the_hub_and_the_proxy_are_scheduled_before_user_servers():
+    classes = {o["metadata"]["name"]: o for o in render("prod") if o["kind"] == "PriorityClass"}
+    jupyterhub = subchart_values("prod")
+    core = classes[jupyterhub["hub"]["extraPodSpec"]["priorityClassName"]]
+    assert classes[jupyterhub["proxy"]["chp"]["extraPodSpec"]["priorityClassName"]] is core
+    users = classes[jupyterhub["hub"]["config"]["UnilimSpawner"]["priority_class_name"]]
+    assert core["value"] > users["value"]
+    # A user server waits for room; it never evicts another pod to start.
+    assert users["preemptionPolicy"] == "Never"
+    assert core["globalDefault"] is False and users["globalDefault"] is False
+
+
+def test_the_nfs_class_has_the_environments_parameters():
+    wanted = site_values("prod")["nfsStorageClass"]
+    (nfs,) = [obj for obj in render("prod") if obj["kind"] == "StorageClass"]
+    assert nfs["metadata"]["name"] == wanted["name"]
+    assert nfs["provisioner"] == wanted["provisioner"]
+    assert nfs["parameters"] == {key: str(value) for key, value in wanted["parameters"].items()}
+    assert nfs["mountOptions"] == wanted["mountOptions"]
+    assert nfs["reclaimPolicy"] == "Retain"  # a volume outlives its claim
+    assert nfs["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_the_course_history_claim_is_the_one_the_hub_mounts_on_the_nfs_class():
+    (claim,) = [obj for obj in render("prod") if obj["kind"] == "PersistentVolumeClaim"]
+    hub = subchart_values("prod")["hub"]
+    claims = [v["persistentVolumeClaim"]["claimName"] for v in hub["extraVolumes"]]
+    assert claim["metadata"]["name"] in claims
+    assert claim["spec"]["storageClassName"] == site_values("prod")["nfsStorageClass"]["name"]
+    # The hub may restart in the other room, on another node.
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+# What the hub needs before it starts: its rights, the namespace's bounds, the classes.
+EARLY = {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ResourceQuota"}
+EARLY |= {"LimitRange", "PriorityClass", "StorageClass"}
+# What holds data: Argo CD never prunes nor deletes it (Helm's `keep` is not Argo CD's).
+KEPT = {"PersistentVolumeClaim", "StorageClass"}
+
+
+def test_argo_cd_syncs_the_hubs_prerequisites_first_and_never_deletes_data():
+    objects = render("prod")
+    assert {obj["kind"] for obj in objects} >= EARLY | KEPT
+    for obj in objects:
+        annotations = obj["metadata"].get("annotations", {})
+        wave = annotations.get("argocd.argoproj.io/sync-wave", "0")
+        assert (wave == "-1") == (obj["kind"] in EARLY), obj["kind"]
+        options = annotations.get("argocd.argoproj.io/sync-options", "")
+        assert ("Prune=false,Delete=false" in options) == (obj["kind"] in KEPT), obj["kind"]
+
+
 def test_the_hub_of_the_tests_has_exactly_the_charts_rbac(platform):
     rendered = kube.hub_rbac()
     # `kubectl diff` exits 0 when the live objects are what the chart renders.
@@ -109,7 +286,11 @@ def test_the_hub_of_the_tests_has_exactly_the_charts_rbac(platform):
     ("verb", "resource", "namespace", "allowed"),
     [
         ("patch", "persistentvolumeclaims", kube.USER_NAMESPACE, True),  # homes grow
+        ("patch", "secrets", kube.USER_NAMESPACE, True),  # S3 credentials renewed
         ("delete", "secrets", kube.USER_NAMESPACE, True),  # a server's S3 Secret
+        ("patch", "pods", kube.USER_NAMESPACE, False),
+        ("update", "persistentvolumeclaims", kube.USER_NAMESPACE, False),
+        ("create", "configmaps", kube.USER_NAMESPACE, False),
         ("watch", "nodes", "", True),
         ("get", "persistentvolumes", "", True),
         ("list", "persistentvolumes", "", False),
@@ -172,6 +353,23 @@ def test_an_application_with_a_misspelt_field_is_refused(argocd_crds):
     assert result.returncode != 0 and "syncOption" in result.stderr
 
 
+def test_the_argo_cd_project_allows_what_the_applications_deploy_and_no_more():
+    objects = argocd_objects()
+    (project,) = [obj["spec"] for obj in objects if obj["kind"] == "AppProject"]
+    # Argo CD refuses to sync a cluster-wide kind the project does not list.
+    allowed = {(entry["group"], entry["kind"]) for entry in project["clusterResourceWhitelist"]}
+    cluster_wide = {
+        (obj["apiVersion"].rpartition("/")[0], obj["kind"])
+        for obj in render("prod")
+        if "namespace" not in obj["metadata"]
+    }
+    assert cluster_wide == allowed
+    applications = [obj["spec"] for obj in objects if obj["kind"] == "Application"]
+    assert [app["destination"] for app in applications] == project["destinations"]
+    sources = {source["repoURL"] for app in applications for source in app["sources"]}
+    assert sources == set(project["sourceRepos"])
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_each_application_gives_helm_the_value_files_the_tests_check(environment):
     (application,) = [
@@ -183,6 +381,18 @@ def test_each_application_gives_helm_the_value_files_the_tests_check(environment
     assert chart_source["helm"]["valueFiles"] == [
         f"$values/{path.relative_to(REPO).as_posix()}" for path in value_files(environment)
     ]
+
+
+def test_helm_renders_for_a_kubernetes_no_older_than_the_local_platforms(tmp_path):
+    # Built without the version (helm's own fallback is 1.20), it would lint for an old
+    # API and render `.Capabilities.KubeVersion` wrong.
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: version\nversion: 0.1.0\n")
+    template = "minor: {{ .Capabilities.KubeVersion.Minor | quote }}\n"
+    (tmp_path / "templates" / "version.yaml").write_text(template)
+    rendered = yaml.safe_load(helm.helm("template", "version", str(tmp_path)).stdout)
+    platform_minor = int(kube.KUBE_VERSION.split(".")[1])
+    assert int(rendered["minor"]) >= platform_minor
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
