@@ -126,10 +126,11 @@ def _local_url(url: str, fallback: str) -> str:
     return fallback
 
 
-def offline_jupyter_config() -> Path:
+def offline_jupyter_config(directory: Path | None = None) -> Path:
     """Server config that keeps JupyterLab from fetching news, updates or the PyPI index:
-    the devenv's servers talk to loopback addresses only."""
-    directory = paths.state_dir("podrunner") / "jupyter-config"
+    the devenv's servers talk to loopback addresses only. In ``directory`` (tests), by
+    default in the pod runner's state."""
+    directory = directory or paths.state_dir("podrunner") / "jupyter-config"
     directory.mkdir(parents=True, exist_ok=True)
     lab = {
         "extension_manager": "readonly",
@@ -137,6 +138,11 @@ def offline_jupyter_config() -> Path:
         "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
     }
     (directory / "jupyter_server_config.json").write_text(json.dumps({"LabApp": lab}))
+    # jupyter_core "migrates" IPython 3 settings when ~/.ipython exists and this marker
+    # does not, then writes the marker here. A server run as the pod's UID cannot write
+    # this folder of root's, so its second start on a kept home (where the first start
+    # left ~/.ipython) would exit. Nothing here needs migrating.
+    (directory / "migrated").touch()
     return directory
 
 

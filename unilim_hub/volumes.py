@@ -21,6 +21,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from . import kubeapi
 from .errors import spawn_error
+from .policy.models import Storage
 from .policy.problems import InvalidValue
 from .policy.properties import GroupProperties
 from .policy.quantities import parse_memory
@@ -59,7 +60,7 @@ async def prepare(spawner: UnilimSpawner, pod: Any) -> Any:
     folders_off = spawner.course_switches().folder_off
     for course in course_volumes(groups, spawner.settings.groups, folders_off):
         await _ensure_course_claim(spawner, course)
-        _mount(pod, course)
+        mount_course(pod, course)
     return pod
 
 
@@ -91,12 +92,13 @@ async def _grow_home(spawner: UnilimSpawner) -> None:
         spawner.log.warning("Cannot grow home %s: %s", name, error)
 
 
-async def _ensure_course_claim(spawner: UnilimSpawner, course: CourseVolume) -> None:
-    storage = spawner.settings.storage
-    claim = {
+def course_claim(course: CourseVolume, storage: Storage) -> dict[str, Any]:
+    """The claim of a course's shared folder, as the hub creates it at its first use."""
+    return {
         "metadata": {
             "name": course.claim,
             "labels": {KIND_LABEL: "course", "unilim.fr/course": course.claim},
+            # The course code as written (any text: annotations take it, labels may not).
             "annotations": {"unilim.fr/course": course.course},
         },
         "spec": {
@@ -105,6 +107,10 @@ async def _ensure_course_claim(spawner: UnilimSpawner, course: CourseVolume) -> 
             **_storage_class(storage.course_storage_class),
         },
     }
+
+
+async def _ensure_course_claim(spawner: UnilimSpawner, course: CourseVolume) -> None:
+    claim = course_claim(course, spawner.settings.storage)
     try:
         await kubeapi.retrying(
             lambda: spawner.api.create_namespaced_persistent_volume_claim(spawner.namespace, claim),
@@ -138,7 +144,9 @@ def _storage_class(name: str) -> dict[str, str]:
     return {"storageClassName": name} if name else {}
 
 
-def _mount(pod: Any, course: CourseVolume) -> None:
+def mount_course(pod: Any, course: CourseVolume) -> None:
+    """Mount a course folder in the pod: read-only in both the volume and the mount for
+    students (either alone would do; both say so to whoever reads the pod)."""
     volume = course.claim  # a DNS label, unique per course: a valid volume name
     pod.spec.volumes = [
         *(pod.spec.volumes or []),

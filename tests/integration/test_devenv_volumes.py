@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from devenv import podvolumes
+from devenv.podrunner import offline_jupyter_config
 from devenv.podvolumes import Mount
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
@@ -86,3 +87,21 @@ def test_a_file_written_in_the_home_is_in_the_volume_after_the_server_exits(
     written = tmp_path / "home" / "work.txt"
     assert written.read_text() == "kept"
     assert written.stat().st_uid == 1000650001
+
+
+def test_a_server_starts_again_on_a_home_an_earlier_server_left_ipython_settings_in(
+    tmp_path: Path,
+) -> None:
+    # jupyter_core's start-up (migrate_config) writes into the pod runner's Jupyter config
+    # folder when ~/.ipython exists: as the pod's user, that used to end the second start.
+    home = Mount(str(tmp_path / "home"), podvolumes.HOME, False)
+    podvolumes.prepare_dirs([home], home, 1000650002)
+    (tmp_path / "home" / ".ipython").mkdir()
+    probe = "from jupyter_core.application import JupyterApp; JupyterApp().migrate_config()"
+    argv = podvolumes.launcher([sys.executable, "-c", probe], [home], home, 1000650002)
+    config = offline_jupyter_config(tmp_path / "jupyter-config")  # root's, as the devenv's
+    env = {**os.environ, "HOME": home.path, "JUPYTER_CONFIG_DIR": str(config)}
+    done = subprocess.run(
+        argv, check=False, env=env, cwd=home.source, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -59,6 +59,40 @@ def test_one_home_per_user_never_deleted_by_default() -> None:
     assert made.storage_access_modes == ["ReadWriteMany"]
 
 
+class DeletingApi:
+    """Records the claims KubeSpawner deletes when a server or its user is deleted."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    async def delete_namespaced_persistent_volume_claim(self, name: str, namespace: str) -> None:
+        self.deleted.append(name)
+
+
+async def _delete_forever(server_name: str, *, delete_pvc: bool | None = None) -> list[str]:
+    """What deleting ``server_name`` ("": the user) deletes, as JupyterHub asks KubeSpawner."""
+    made = spawner(student(), {})
+    made.orm_spawner = SimpleNamespace(name=server_name, server=None)  # `name` reads it
+    if delete_pvc is not None:
+        made.delete_pvc = delete_pvc
+    made.api = api = DeletingApi()
+    await made.delete_forever()
+    return api.deleted
+
+
+async def test_deleting_a_user_or_a_named_server_deletes_no_home_by_default() -> None:
+    assert await _delete_forever("") == []
+    assert await _delete_forever("extra") == []
+
+
+async def test_admins_who_delete_volumes_lose_a_home_with_its_user_never_with_a_named_server():
+    # With `delete_pvc` set, the user's deletion takes the home; a named server shares that
+    # home, so deleting the named server must not (KubeSpawner keeps a claim shared by
+    # its name template, which names one claim per user).
+    assert await _delete_forever("extra", delete_pvc=True) == []
+    assert await _delete_forever("", delete_pvc=True) == ["claim-alice"]
+
+
 async def test_home_size_comes_from_the_most_generous_group() -> None:
     api = FakeApi({"claim-alice": "10Gi"})
     groups = {"student": {"quota.home_size": "5G"}, "staff": {"quota.home_size": "20Gi"}}

@@ -1,4 +1,5 @@
-"""S3 prefixes of people and courses: safe for any name, distinct for distinct names."""
+"""S3 prefixes of people and courses: safe for any name, distinct for distinct names
+(the S3 server's own check: tests/integration/test_hostile_names.py)."""
 
 from __future__ import annotations
 

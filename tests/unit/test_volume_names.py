@@ -1,5 +1,5 @@
 """Names of volumes and course folders: any username or course name gives a valid, distinct,
-contained name (the API server's own check: tests/integration/test_storage_hub.py)."""
+contained name (the API server's own check: tests/integration/test_hostile_names.py)."""
 
 from __future__ import annotations
 
