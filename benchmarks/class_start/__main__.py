@@ -86,12 +86,14 @@ def hub_config(spawner: str) -> str:
 def create_users(hub: Hub, names: list[str], course_size: int) -> None:
     """All in `student`; `course_size` at a time in a course group (course-bench-00, ...).
 
-    The `student` group's server quota is set to the number of users, as an admin would
-    for the day of a class start of that size (the example policy's 900 would refuse the
-    rest by design); its other limits stay the example's.
+    The `student` group's quota is raised to the number of users, as an admin would for
+    the day of a class start of that size: that many servers and a core each (the
+    example policy's 900 servers and 180 cores, 0.2 per `python` server, would refuse
+    the rest by design); its memory (1800G, 1G per server) stays the example's.
     """
     hub.api("POST", "/groups/student")
-    hub.set_properties("student", {"quota.servers": str(len(names))})
+    count = str(len(names))
+    hub.set_properties("student", {"quota.servers": count, "quota.cpu": count})
     for first in range(0, len(names), course_size):
         course = names[first : first + course_size]
         group = f"course-bench-{first // course_size:02}"
