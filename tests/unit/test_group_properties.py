@@ -180,7 +180,12 @@ def test_problems_are_told_with_their_values():
         " quota.memory, quota.server_cpu_limit, quota.server_mem_limit, quota.server_gpu_limit,"
         " quota.named_servers, quota.priority, quota.home_size."
     )
-    assert "course.profiles, course.<profile>.tag, course.<profile>.size" in said["course.r.when"]
+    # Every key a course group may hold, so that an admin sees how to spell the one meant.
+    assert said["course.r.when"] == (
+        "course.r.when: Unknown group property: accepted keys are course.profiles,"
+        " course.<profile>.tag, course.<profile>.size, course.<profile>.start,"
+        " course.<profile>.end, course.description, course.folder, course.s3."
+    )
 
 
 def test_a_wrong_date_is_told_with_the_value():
@@ -243,10 +248,11 @@ def test_switched_off_courses_come_from_course_groups_only():
     properties = {
         name: parse_group_properties(values)
         for name, values in {
+            # Not a course group: no course to switch, and the groups after it still count.
+            "student": {"course.folder": "off"},
             "course-info101": {"course.folder": "off"},
             "course-stat202": {"course.s3": "off", "course.folder": "on"},
             "course-bio303": {},
-            "student": {"course.folder": "off"},  # not a course group: no course to switch
         }.items()
     }
     assert course_switches(properties, naming) == CourseSwitches(
