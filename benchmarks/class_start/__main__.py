@@ -186,9 +186,9 @@ class Starts:
                 stream=True,
                 timeout=timeout,
             ) as stream:
-                for line in stream.iter_lines(decode_unicode=True):
-                    if line and line.startswith("data:"):
-                        last = json.loads(line.removeprefix("data:"))
+                for line in stream.iter_lines():  # bytes: the stream names no charset
+                    if line.startswith(b"data:"):
+                        last = json.loads(line.removeprefix(b"data:"))
                         if last.get("ready") or last.get("failed"):
                             break
         except (requests.RequestException, ValueError):

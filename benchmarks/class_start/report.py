@@ -251,8 +251,8 @@ class Ceiling:
 class Drill:
     """A hub restart with ``running`` servers: seconds until the hub answered and until a
     new start was ready; servers and per-group pod counts before and after; the hub's own
-    count of the `student` group's servers (set at each start) before the restart and
-    after the new start."""
+    count of the `student` group's servers (set at each start) at its last start before
+    the restart and after the new start."""
 
     running: int
     answered: float
@@ -266,14 +266,15 @@ class Drill:
         new = _number(self.new_start_ready, 1)
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
         before, after = (_number(value, 0) for value in self.usage)
-        expected = "as expected" if (self.usage[0] or 0) + 1 == self.usage[1] else "NOT the"
+        expected = "as expected" if self.usage[1] == self.kept + 1 else "NOT as expected"
         return "\n".join(
             [
                 f"hub restart with {self.running} servers running: answered after "
                 f"{self.answered:.1f} s, a new start ready after {new} s",
                 f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
                 f"{self.groups_before} -> {self.groups_after}",
-                f"the hub's usage of the group student: {before} servers before the restart, "
-                f"{after} after the new start ({expected} one more)",
+                f"the hub's usage of the group student: {before} servers at its last start "
+                f"before the restart, {after} after the new start (the kept ones + 1: "
+                f"{expected})",
             ]
         )
