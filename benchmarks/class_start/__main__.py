@@ -63,6 +63,7 @@ c.JupyterHub.cleanup_servers = False  # as z2jh: a hub restart leaves servers ru
 # Pod Security "restricted", which a plain deployment meets with this security context.
 KUBESPAWNER_CONFIG = """
 c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
+c.JupyterHub.proxy_class = "jupyterhub.proxy.ConfigurableHTTPProxy"
 c.KubeSpawner.container_security_context = {
     "runAsNonRoot": True,
     "allowPrivilegeEscalation": False,

@@ -1,9 +1,13 @@
-"""The start page's progress through a real hub: the pod's own Kubernetes events, read from
-UnilimSpawner's index of events by pod (unilim_hub/events.py), and only this start's."""
+"""A start followed as a person sees it, through a real hub: the start page's progress shows
+the pod's own Kubernetes events, read from UnilimSpawner's index of events by pod
+(unilim_hub/events.py), and only this start's; a server ready while the proxy cannot answer
+still becomes the user's (unilim_hub/proxy.py)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -56,12 +60,16 @@ class StartPage:
 
     def release(self) -> None:
         """Lift the pod's scheduling gate: it starts, the page ends with "ready"."""
-        kube.kubectl(
-            *("-n", kube.USER_NAMESPACE, "patch", "pod", f"jupyter-{self.name}", "--type=json"),
-            '-p=[{"op": "remove", "path": "/spec/schedulingGates"}]',
-        )
+        lift_gate(self.name)
         self.reader.join(timeout=120)
         self.hub.wait_ready(self.name)
+
+
+def lift_gate(name: str) -> None:
+    kube.kubectl(
+        *("-n", kube.USER_NAMESPACE, "patch", "pod", f"jupyter-{name}", "--type=json"),
+        '-p=[{"op": "remove", "path": "/spec/schedulingGates"}]',
+    )
 
 
 def post_event(name: str, note: str) -> None:
@@ -119,3 +127,22 @@ def test_the_start_page_shows_the_pods_own_events_and_only_this_starts(progress_
     # The new pod has the same name: the previous pod's events are not shown again.
     assert not any("first note" in message for message in again.messages), again.messages
     again.release()
+
+
+def test_a_server_ready_while_the_proxy_does_not_answer_for_45_s_is_kept(progress_hub: Hub):
+    # What a class start did to the hub's event loop (docs/operators/performance.md): its
+    # requests to the proxy's API got no answer in time. JupyterHub alone gives up on the
+    # route after 30 s and stops the server; UnilimProxy keeps trying.
+    progress_hub.add_user("prog3", ["student"])
+    answer = progress_hub.api("POST", "/users/prog3/server", json={"profile": "python"})
+    assert answer.status_code == 202, answer.text
+    wait_for_pod("prog3")
+    proxy = int((progress_hub.workdir / "jupyterhub-proxy.pid").read_text())
+    os.kill(proxy, signal.SIGSTOP)
+    try:
+        lift_gate("prog3")  # the server is ready in seconds; its route waits on the proxy
+        time.sleep(45)
+    finally:
+        os.kill(proxy, signal.SIGCONT)
+    progress_hub.wait_ready("prog3", timeout=150)
+    assert progress_hub.api("GET", "/users/prog3").json()["servers"][""]["ready"]
