@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client import REGISTRY
+from prometheus_client.core import GaugeMetricFamily
 
 from . import compat, metrics, refusals, rooms
 from .cluster import (
@@ -88,6 +90,14 @@ class Ledger:
     def usage(self, group: str | None) -> Usage:
         """The group's live servers and its reservations in flight."""
         return self.view.index.group_usage(group) + self.pending.get(group, Usage())
+
+    def usage_by_group(self) -> dict[str, Usage]:
+        """Every charged group's live servers and reservations in flight, by name."""
+        usage = self.view.index.usage_by_group()
+        for group, pending in self.pending.items():
+            if group:
+                usage[group] = usage.get(group, Usage()) + pending
+        return usage
 
     def reserve(
         self,
@@ -262,13 +272,21 @@ def _scope(spawner: Any) -> str | None:
     return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
 
 
-async def lost_node(spawner: Any) -> NodeState | None:
-    """The node of the spawner's running server if it is lost (see rooms.lost_node)."""
+async def watched_view(spawner: Any) -> ClusterView | None:
+    """The hub's live view, started at the first poll after a hub restart so that usage
+    per group is counted at once (not at the next start); ``None`` while the cluster
+    cannot be watched (the hub keeps what it cannot check)."""
     try:
         view = await shared_view(spawner, _scope(spawner))
-    except Exception as error:  # the hub keeps what it cannot check
-        spawner.log.warning("Cannot tell whether %s's node is up: %s", spawner.user.name, error)
+    except Exception as error:
+        spawner.log.warning("Cannot watch the cluster's pods and nodes now: %s", error)
         return None
+    shared_ledger(view)  # read by unilim_group_usage
+    return view
+
+
+def lost_node(spawner: Any, view: ClusterView) -> NodeState | None:
+    """The node of the spawner's running server if it is lost (see rooms.lost_node)."""
     pod = view.index.get(f"{spawner.namespace}/{spawner.pod_name}")
     return rooms.lost_node(view, pod, spawner.lost_node_grace)
 
@@ -339,13 +357,43 @@ def _record(charged: Charge, usage: Usage) -> None:
         return
     for resource, (_, limit) in room_left(charged.quota, usage).items():
         metrics.GROUP_LIMIT.labels(charged.group, resource).set(_unit(resource, limit))
-    for resource in ("servers", "cpu", "memory"):
-        used = getattr(usage, resource)
-        metrics.GROUP_USAGE.labels(charged.group, resource).set(_unit(resource, used))
 
 
 def _unit(resource: str, value: int) -> float:
     return value / 1000 if resource == "cpu" else value  # cores, as Kubernetes shows them
+
+
+class GroupUsageCollector:
+    """``unilim_group_usage``, read from the live view at each scrape: right after a hub
+    restart (once the hub watches the cluster) and after servers stop, not only at the
+    last start request. Groups with a limit and nothing running show 0."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "unilim_group_usage",
+            "What each charged group's servers use now: servers, cpu (cores) or memory "
+            "(bytes) guaranteed, counting the starts in flight.",
+            labels=["group", "resource"],
+        )
+        usage = dict.fromkeys(_limited_groups(), Usage())
+        for ledger in list(_ledgers.values()):
+            if ledger.view.watching():
+                usage.update(ledger.usage_by_group())  # one watched scope per hub
+        for group, used in sorted(usage.items()):
+            for resource in ("servers", "cpu", "memory"):
+                family.add_metric([group, resource], _unit(resource, getattr(used, resource)))
+        yield family
+
+
+def _limited_groups() -> set[str]:
+    return {
+        sample.labels["group"]
+        for family in metrics.GROUP_LIMIT.collect()
+        for sample in family.samples
+    }
+
+
+REGISTRY.register(GroupUsageCollector())
 
 
 def release(spawner: Any) -> None:

@@ -113,6 +113,7 @@ class PodIndex(dict[str, dict[str, Any]]):
         self.servers_on: dict[str, int] = {}
         self.waiting_for: dict[str, int] = {}  # by the room their placement chose
         self.entries: dict[str, _Entry] = {}
+        self.group_names: dict[str, str] = {}  # charged label -> the group's own name
         self.on_change = on_change
         for key, pod in pods.items():
             self[key] = pod
@@ -131,9 +132,13 @@ class PodIndex(dict[str, dict[str, Any]]):
         if old is not None:
             self._sum(old, -1)
         if pod is not None and holds_resources(pod):
-            labels = pod.get("metadata", {}).get("labels") or {}
+            metadata = pod.get("metadata", {})
+            labels = metadata.get("labels") or {}
             node = pod.get("spec", {}).get("nodeName")
             entry = _Entry(labels.get(CHARGED_GROUP), node, labels.get(ROOM), pod_requests(pod))
+            name = (metadata.get("annotations") or {}).get(CHARGED_GROUP)
+            if entry.group and name:
+                self.group_names[entry.group] = name
             self.entries[key] = entry
             self._sum(entry, +1)
         if (old is None) != (key not in self.entries):
@@ -157,6 +162,15 @@ class PodIndex(dict[str, dict[str, Any]]):
     def group_usage(self, group: str | None) -> Usage:
         """The group's servers seen in the cluster (no group: nothing to count)."""
         return self.by_group.get(charged_label(group), Usage()) if group else Usage()
+
+    def usage_by_group(self) -> dict[str, Usage]:
+        """Each charged group's servers seen in the cluster, by the group's name (its
+        label when the pod does not carry the name, e.g. made by an older hub)."""
+        return {
+            self.group_names.get(label, label): usage
+            for label, usage in self.by_group.items()
+            if label is not None
+        }
 
 
 def _add(sums: dict[str | None, Usage], key: str | None, usage: Usage) -> None:

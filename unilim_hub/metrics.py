@@ -14,13 +14,8 @@ REFUSALS = Counter(
     ["reason"],
 )
 
-# Admission (docs/admins/quotas.md, docs/operators/rush.md).
-GROUP_USAGE = Gauge(
-    "unilim_group_usage",
-    "What a group's servers use, as of its last start request: servers, cpu (cores) or "
-    "memory (bytes) guaranteed, counting the starts in flight.",
-    ["group", "resource"],
-)
+# Admission (docs/admins/quotas.md, docs/operators/rush.md); unilim_group_usage is read
+# from the live view at each scrape (unilim_hub.admission.GroupUsageCollector).
 GROUP_LIMIT = Gauge(
     "unilim_group_limit",
     "A group's limit, as of its last start request (absent: no limit of that kind).",

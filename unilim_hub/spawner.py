@@ -22,6 +22,7 @@ from traitlets import default
 
 from . import admission, configuration, refusals, rooms, s3access, volumes
 from .admission import Reservation
+from .cluster import ClusterView
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
@@ -214,7 +215,7 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
-        if status is None and await self._lost_with_its_node():
+        if status is None and await self._lost_with_its_node(await admission.watched_view(self)):
             return 1
         if status is not None and waiting_for_response(self):
             # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
@@ -230,14 +231,14 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             s3access.keep_fresh(self, soon=True)  # after a hub restart too
         return status
 
-    async def _lost_with_its_node(self) -> bool:
+    async def _lost_with_its_node(self, view: ClusterView | None) -> bool:
         """Whether the server's node is down (its room lost): then it is stopped, and its
         user can start again at once, in a room that is up."""
         if self._lost:  # found already (polls go on until the stop is done): once
             return True
-        if not self.settings.rooms or self._starting_now():
+        if not self.settings.rooms or self._starting_now() or view is None:
             return False
-        node = await admission.lost_node(self)
+        node = admission.lost_node(self, view)
         if node is None:
             return False
         self._lost = True

@@ -29,7 +29,7 @@ import requests
 
 from devenv import kube, paths
 from devenv import platform as devenv_platform
-from tests.integration.hub import Hub, stop_all
+from tests.integration.hub import Hub, active_servers, group_usage, stop_all
 from tests.integration.test_quotas_hub import start_page_message
 from unilim_hub.cluster import CHARGED_GROUP
 
@@ -108,21 +108,6 @@ def delete_users(hub: Hub, names: list[str]) -> None:
     stop_all(hub)
     with ThreadPoolExecutor(20) as pool:
         list(pool.map(lambda name: hub.api("DELETE", f"/users/{name}"), names))
-
-
-def servers(hub: Hub) -> dict[str, bool]:
-    """Every active user's default server: ready or not (one listing, paged)."""
-    found: dict[str, bool] = {}
-    while True:
-        page = hub.api(
-            "GET", "/users", params={"state": "active", "offset": len(found), "limit": 200}
-        )
-        page.raise_for_status()
-        if not page.json():
-            return found
-        for user in page.json():
-            server = user.get("servers", {}).get("")
-            found[user["name"]] = bool(server and server.get("ready"))
 
 
 class Starts:
@@ -223,7 +208,7 @@ class Starts:
         if not waiting or self.polls % LISTING_EVERY:
             return
         try:
-            listed = servers(self.hub)
+            listed = active_servers(self.hub)
         except (requests.RequestException, ValueError):  # the hub too busy to answer
             return
         for name in waiting:
@@ -323,18 +308,6 @@ def pods_per_group() -> dict[str, int]:
     return dict(Counter(found[CHARGED_GROUP] for found in labels if CHARGED_GROUP in found))
 
 
-def group_usage(hub: Hub, group: str) -> float | None:
-    """The hub's own count of `group`'s servers (unilim_group_usage, /hub/metrics)."""
-    metrics = requests.get(
-        f"{hub.url}/hub/metrics", headers={"Authorization": f"token {hub.token}"}, timeout=30
-    ).text
-    wanted = f'unilim_group_usage{{group="{group}",resource="servers"}} '
-    for line in metrics.splitlines():
-        if line.startswith(wanted):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
 def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Drill:
     """Restart the hub with `running` servers up; a new user (`probe`) then starts."""
     before, usage_before = pods_per_group(), group_usage(hub, "student")
@@ -343,7 +316,7 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
     began = time.monotonic()
     hub.start(config, timeout=300)
     answered = time.monotonic() - began
-    after = pods_per_group()
+    after, usage_restarted = pods_per_group(), group_usage(hub, "student")
     ready_after = None
     if hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"]).status_code in (201, 202):
         try:
@@ -351,9 +324,9 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
             ready_after = time.monotonic() - began
         except RuntimeError as error:
             say(f"restart drill: the new start did not become ready: {error}")
-    listed = servers(hub)
+    listed = active_servers(hub)
     kept = sum(1 for name in running if listed.get(name))
-    usage = (usage_before, group_usage(hub, "student"))
+    usage = (usage_before, usage_restarted, group_usage(hub, "student"))
     return Drill(len(running), answered, ready_after, kept, before, after, usage)
 
 

@@ -251,8 +251,8 @@ class Ceiling:
 class Drill:
     """A hub restart with ``running`` servers: seconds until the hub answered and until a
     new start was ready; servers and per-group pod counts before and after; the hub's own
-    count of the `student` group's servers (set at each start) at its last start before
-    the restart and after the new start."""
+    count of the `student` group's servers (unilim_group_usage) before the restart, once
+    it answered again, and after the new start."""
 
     running: int
     answered: float
@@ -260,21 +260,22 @@ class Drill:
     kept: int
     groups_before: dict[str, int]
     groups_after: dict[str, int]
-    usage: tuple[float | None, float | None]
+    usage: tuple[float | None, float | None, float | None]
 
     def __str__(self) -> str:
         new = _number(self.new_start_ready, 1)
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
-        before, after = (_number(value, 0) for value in self.usage)
-        expected = "as expected" if self.usage[1] == self.kept + 1 else "NOT as expected"
+        before, restarted, after = (_number(value, 0) for value in self.usage)
+        expected = (self.kept, self.kept, self.kept + 1)
+        verdict = "as expected" if self.usage == expected else "NOT as expected"
         return "\n".join(
             [
                 f"hub restart with {self.running} servers running: answered after "
                 f"{self.answered:.1f} s, a new start ready after {new} s",
                 f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
                 f"{self.groups_before} -> {self.groups_after}",
-                f"the hub's usage of the group student: {before} servers at its last start "
-                f"before the restart, {after} after the new start (the kept ones + 1: "
-                f"{expected})",
+                f"the hub's usage of the group student: {before} servers before the restart, "
+                f"{restarted} once it answered, {after} after the new start (the kept ones, "
+                f"then + 1: {verdict})",
             ]
         )

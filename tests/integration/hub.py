@@ -259,17 +259,35 @@ def add_users(hub: Hub, names: list[str], group: str) -> None:
     hub.api("POST", f"/groups/{group}/users", json={"users": names}).raise_for_status()
 
 
-def active_users(hub: Hub) -> list[str]:
-    names: list[str] = []
-    while page := hub.api("GET", "/users", params={"state": "active", "offset": len(names)}):
+def active_servers(hub: Hub) -> dict[str, bool]:
+    """Every active user's default server, and whether it is ready (one paged listing)."""
+    found: dict[str, bool] = {}
+    while True:
+        page = hub.api(
+            "GET", "/users", params={"state": "active", "offset": len(found), "limit": 200}
+        )
+        page.raise_for_status()
         if not page.json():
-            return names
-        names += [user["name"] for user in page.json()]
-    return names
+            return found
+        for user in page.json():
+            server = user.get("servers", {}).get("")
+            found[user["name"]] = bool(server and server.get("ready"))
+
+
+def group_usage(hub: Hub, group: str, resource: str = "servers") -> float | None:
+    """The hub's own count of what `group` uses (unilim_group_usage on /hub/metrics)."""
+    metrics = requests.get(
+        f"{hub.url}/hub/metrics", headers={"Authorization": f"token {hub.token}"}, timeout=30
+    ).text
+    wanted = f'unilim_group_usage{{group="{group}",resource="{resource}"}} '
+    for line in metrics.splitlines():
+        if line.startswith(wanted):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def stop_all(hub: Hub) -> None:
-    names = active_users(hub)
+    names = list(active_servers(hub))
     with ThreadPoolExecutor(50) as pool:
         list(pool.map(lambda name: hub.api("DELETE", f"/users/{name}/server"), names))
         list(pool.map(lambda name: hub.wait_stopped(name, 120), names))

@@ -24,6 +24,7 @@ from .hub import (
     LIGHT_PODS,
     Hub,
     add_users,
+    group_usage,
     light_pod_hub,
     outcome,
     start_at_once,
@@ -205,6 +206,14 @@ async def test_a_hub_restart_counts_running_servers_and_a_start_in_flight_once(
     assert after.status_code == 429, after.text
     assert "the group 'faculty' already has 3 of its 3 servers" in after.json()["message"]
     assert await group_pods(core_v1, "faculty") == {"jupyter-fanny", "jupyter-gael", "jupyter-hugo"}
+    # The usage metric follows the servers, not the group's last start request.
+    assert group_usage(quota_hub, "faculty") == 3
+    quota_hub.api("DELETE", "/users/fanny/server")
+    await asyncio.to_thread(quota_hub.wait_stopped, "fanny")
+    deadline = time.monotonic() + 30
+    while group_usage(quota_hub, "faculty") != 2 and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+    assert group_usage(quota_hub, "faculty") == 2
 
 
 def set_pod_slots(slots: dict[str, int]) -> None:

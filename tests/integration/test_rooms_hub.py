@@ -24,7 +24,7 @@ from unilim_hub.cluster import ROOM
 from .hub import (
     LIGHT_PODS,
     Hub,
-    active_users,
+    active_servers,
     add_users,
     light_pod_hub,
     outcome,
@@ -139,9 +139,9 @@ async def test_with_salle_b_down_its_servers_are_lost_and_new_starts_go_to_salle
     names = [f"failover{n:02}" for n in range(50)]
     # salle-b's servers are stopped by the hub (poll), their users told nothing is running.
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and set(in_b) & set(active_users(rooms_hub)):
+    while time.monotonic() < deadline and set(in_b) & set(active_servers(rooms_hub)):
         await asyncio.sleep(1)
-    assert set(active_users(rooms_hub)) == set(in_a) | set(names)
+    assert set(active_servers(rooms_hub)) == set(in_a) | set(names)
     print(
         f"{len(in_b)} servers of salle-b lost, all stopped {time.monotonic() - began:.0f} s later"
     )
@@ -184,9 +184,9 @@ async def test_a_hub_restarted_during_a_room_loss_keeps_the_others_and_reports_t
         degraded = f"c.UnilimSpawner.degraded_server_limit = {len(kept) + 1}\n"
         await asyncio.to_thread(rooms_hub.start, EXTRA_CONFIG + degraded)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and set(lost) & set(active_users(rooms_hub)):
+        while time.monotonic() < deadline and set(lost) & set(active_servers(rooms_hub)):
             await asyncio.sleep(1)
-        assert set(active_users(rooms_hub)) == set(kept)
+        assert set(active_servers(rooms_hub)) == set(kept)
         # JupyterHub checks the servers it knew in the background after 10 s
         # (init_spawners_timeout): each is ready again once checked.
         for name in kept:

@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from unilim_hub import admission
 from unilim_hub.admission import Ledger
 from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
 from unilim_hub.kubeapi import transient
@@ -172,6 +175,9 @@ class FakeView:
     def unscheduled(self) -> Usage:
         return Usage()
 
+    def watching(self) -> bool:
+        return True
+
 
 def pod(name: str, group: str, phase: str = "Running") -> dict[str, Any]:
     return {
@@ -225,6 +231,36 @@ def test_a_restarted_hub_counts_the_pods_it_finds():
     assert isinstance(ledger.reserve("ns/b", QUOTA, SMALL)[0], Admitted)
     assert isinstance(ledger.reserve("ns/c", QUOTA, SMALL)[0], Admitted)
     assert ledger.reserve("ns/d", QUOTA, SMALL)[0] == NoRoom("quota.servers", "student", 3, 3)
+
+
+def scraped_usage(group: str) -> dict[str, float]:
+    """unilim_group_usage of `group` as /hub/metrics serves it, by resource."""
+    text = generate_latest(REGISTRY).decode()
+    return {
+        sample.labels["resource"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "unilim_group_usage" and sample.labels["group"] == group
+    }
+
+
+def test_the_group_usage_metric_follows_the_cluster_not_the_last_start(monkeypatch):
+    group = "Équipe A"  # no label value: its pods carry a digest, the metric its name
+    view = FakeView()
+    ledger = Ledger(view)  # type: ignore[arg-type]
+    monkeypatch.setattr(admission, "_ledgers", {0: ledger})
+    assert scraped_usage(group) == {}
+    survivor = pod("a", charged_label(group))
+    survivor["metadata"]["annotations"] = {CHARGED_GROUP: group}
+    view.index["ns/a"] = survivor  # found after a hub restart, before any start
+    assert scraped_usage(group) == {"servers": 1, "cpu": 0.2, "memory": 1024**3}
+    charged = Charge(group, GroupQuota(group, servers=5))
+    ledger.reserve("ns/b", charged, SMALL)
+    admission._record(charged, ledger.usage(group))
+    assert scraped_usage(group)["servers"] == 2  # the start in flight counts
+    view.index.pop("ns/a")
+    ledger.release("ns/b")
+    assert scraped_usage(group) == {"servers": 0, "cpu": 0, "memory": 0}
 
 
 async def test_the_queue_serves_in_arrival_order_with_a_bounded_number_in_flight():

@@ -124,17 +124,17 @@ def test_the_ceiling_and_the_restart_drill_read_as_sentences():
         "all served by the pod runner after 4.0 s (25.0 pods/s)"
     )
     assert "not all served" in str(Ceiling(100, 2.0, None))
-    drill = Drill(10, 5.0, 7.5, 10, {"student": 10}, {"student": 10}, (10, 11))
+    drill = Drill(10, 5.0, 7.5, 10, {"student": 10}, {"student": 10}, (10, 10, 11))
     text = str(drill)
     assert "answered after 5.0 s, a new start ready after 7.5 s" in text
     assert "servers kept: 10 of 10; pods per charged group unchanged" in text
     assert (
-        "the hub's usage of the group student: 10 servers at its last start before the "
-        "restart, 11 after the new start (the kept ones + 1: as expected)"
+        "the hub's usage of the group student: 10 servers before the restart, 10 once it "
+        "answered, 11 after the new start (the kept ones, then + 1: as expected)"
     ) in text
-    lost = str(Drill(10, 5.0, None, 9, {"student": 10}, {"student": 9}, (10, None)))
+    lost = str(Drill(10, 5.0, None, 9, {"student": 10}, {"student": 9}, (10, None, None)))
     assert "pods per charged group CHANGED" in lost
-    assert "11 after" not in lost and "(the kept ones + 1: NOT as expected)" in lost
+    assert "11 after" not in lost and "(the kept ones, then + 1: NOT as expected)" in lost
 
 
 def test_a_ready_start_is_timed_by_the_hubs_log_to_the_millisecond():
