@@ -260,15 +260,20 @@ def add_users(hub: Hub, names: list[str], group: str) -> None:
 
 
 def active_servers(hub: Hub) -> dict[str, bool]:
-    """Every active user's default server, and whether it is ready (one paged listing)."""
+    """Every active user's default server, and whether it is ready (one paged listing).
+
+    The pages are taken at different moments: users who became active meanwhile shift
+    the later pages, so one may come twice and another be missed (the caller asks about
+    that one again). The offset counts the entries read, not the names, or a shifted
+    page would be asked for forever."""
     found: dict[str, bool] = {}
+    offset = 0
     while True:
-        page = hub.api(
-            "GET", "/users", params={"state": "active", "offset": len(found), "limit": 200}
-        )
+        page = hub.api("GET", "/users", params={"state": "active", "offset": offset, "limit": 200})
         page.raise_for_status()
         if not page.json():
             return found
+        offset += len(page.json())
         for user in page.json():
             server = user.get("servers", {}).get("")
             found[user["name"]] = bool(server and server.get("ready"))
