@@ -317,17 +317,20 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
     hub.start(config, timeout=300)
     answered = time.monotonic() - began
     after, usage_restarted = pods_per_group(), group_usage(hub, "student")
-    ready_after = None
-    if hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"]).status_code in (201, 202):
+    ready_after, not_ready = None, None
+    response = hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"])
+    if response.status_code in (201, 202):
         try:
             hub.wait_ready(probe, timeout=120)
             ready_after = time.monotonic() - began
         except RuntimeError as error:
-            say(f"restart drill: the new start did not become ready: {error}")
+            not_ready = str(error)
+    else:
+        not_ready = f"HTTP {response.status_code}: {message_of(response)}"
     listed = active_servers(hub)
     kept = sum(1 for name in running if listed.get(name))
     usage = (usage_before, usage_restarted, group_usage(hub, "student"))
-    return Drill(len(running), answered, ready_after, kept, before, after, usage)
+    return Drill(len(running), answered, ready_after, kept, before, after, usage, not_ready)
 
 
 def run_spawner(

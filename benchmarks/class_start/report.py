@@ -252,7 +252,7 @@ class Drill:
     """A hub restart with ``running`` servers: seconds until the hub answered and until a
     new start was ready; servers and per-group pod counts before and after; the hub's own
     count of the `student` group's servers (unilim_group_usage) before the restart, once
-    it answered again, and after the new start."""
+    it answered again, and after the new start; why the new start was not ready, if not."""
 
     running: int
     answered: float
@@ -261,21 +261,25 @@ class Drill:
     groups_before: dict[str, int]
     groups_after: dict[str, int]
     usage: tuple[float | None, float | None, float | None]
+    not_ready: str | None = None
 
     def __str__(self) -> str:
-        new = _number(self.new_start_ready, 1)
+        new = f"{_number(self.new_start_ready, 1)} s"
+        if self.not_ready:
+            new += f" ({self.not_ready})"
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
         before, restarted, after = (_number(value, 0) for value in self.usage)
-        expected = (self.kept, self.kept, self.kept + 1)
+        added = 1 if self.new_start_ready is not None else 0
+        expected = (self.kept, self.kept, self.kept + added)
         verdict = "as expected" if self.usage == expected else "NOT as expected"
         return "\n".join(
             [
                 f"hub restart with {self.running} servers running: answered after "
-                f"{self.answered:.1f} s, a new start ready after {new} s",
+                f"{self.answered:.1f} s, a new start ready after {new}",
                 f"servers kept: {self.kept} of {self.running}; pods per charged group {same}: "
                 f"{self.groups_before} -> {self.groups_after}",
                 f"the hub's usage of the group student: {before} servers before the restart, "
                 f"{restarted} once it answered, {after} after the new start (the kept ones, "
-                f"then + 1: {verdict})",
+                f"then + {added}: {verdict})",
             ]
         )
