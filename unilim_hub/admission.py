@@ -273,9 +273,8 @@ def _scope(spawner: Any) -> str | None:
 
 
 async def watched_view(spawner: Any) -> ClusterView | None:
-    """The hub's live view, started at the first poll after a hub restart so that usage
-    per group is counted at once (not at the next start); ``None`` while the cluster
-    cannot be watched (the hub keeps what it cannot check)."""
+    """The hub's live view, started if need be; ``None`` while the cluster cannot be
+    watched (the hub keeps what it cannot check)."""
     try:
         view = await shared_view(spawner, _scope(spawner))
     except Exception as error:
@@ -283,6 +282,21 @@ async def watched_view(spawner: Any) -> ClusterView | None:
         return None
     shared_ledger(view)  # read by unilim_group_usage
     return view
+
+
+_background: set[asyncio.Task[ClusterView | None]] = set()
+
+
+def watch_soon(spawner: Any) -> None:
+    """Start the live view in the background if it is not watching: at the first poll
+    after a hub restart, so that usage per group is counted from then on, not from the
+    next start. One attempt at a time; a poll never waits for it."""
+    view = current_view(_scope(spawner))
+    if (view is not None and view.watching()) or _background:
+        return
+    task = asyncio.ensure_future(watched_view(spawner))
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 def lost_node(spawner: Any, view: ClusterView) -> NodeState | None:
@@ -366,7 +380,8 @@ def _unit(resource: str, value: int) -> float:
 class GroupUsageCollector:
     """``unilim_group_usage``, read from the live view at each scrape: right after a hub
     restart (once the hub watches the cluster) and after servers stop, not only at the
-    last start request. Groups with a limit and nothing running show 0."""
+    last start request. Groups with a limit and nothing running show 0; while the hub
+    does not watch the cluster, no group is shown."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -375,10 +390,11 @@ class GroupUsageCollector:
             "(bytes) guaranteed, counting the starts in flight.",
             labels=["group", "resource"],
         )
-        usage = dict.fromkeys(_limited_groups(), Usage())
-        for ledger in list(_ledgers.values()):
-            if ledger.view.watching():
-                usage.update(ledger.usage_by_group())  # one watched scope per hub
+        watched = [ledger for ledger in _ledgers.values() if ledger.view.watching()]
+        # Not watching (the API server away): nothing, rather than a false 0.
+        usage = dict.fromkeys(_limited_groups(), Usage()) if watched else {}
+        for ledger in watched:
+            usage.update(ledger.usage_by_group())  # one watched scope per hub
         for group, used in sorted(usage.items()):
             for resource in ("servers", "cpu", "memory"):
                 family.add_metric([group, resource], _unit(resource, getattr(used, resource)))

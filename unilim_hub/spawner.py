@@ -22,7 +22,6 @@ from traitlets import default
 
 from . import admission, configuration, refusals, rooms, s3access, volumes
 from .admission import Reservation
-from .cluster import ClusterView
 from .compat import PickerHook, PodCreationHook, forgive_in_failure_count, waiting_for_response
 from .configurables import SpawnerTraits
 from .errors import spawn_error
@@ -215,7 +214,9 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
 
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
-        if status is None and await self._lost_with_its_node(await admission.watched_view(self)):
+        if status is None:
+            admission.watch_soon(self)  # after a hub restart: usage per group counted at once
+        if status is None and await self._lost_with_its_node():
             return 1
         if status is not None and waiting_for_response(self):
             # JupyterHub 5.5 and 6.1 answer a start whose server died while the hub waited
@@ -231,14 +232,15 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             s3access.keep_fresh(self, soon=True)  # after a hub restart too
         return status
 
-    async def _lost_with_its_node(self, view: ClusterView | None) -> bool:
+    async def _lost_with_its_node(self) -> bool:
         """Whether the server's node is down (its room lost): then it is stopped, and its
         user can start again at once, in a room that is up."""
         if self._lost:  # found already (polls go on until the stop is done): once
             return True
-        if not self.settings.rooms or self._starting_now() or view is None:
+        if not self.settings.rooms or self._starting_now():
             return False
-        node = admission.lost_node(self, view)
+        view = await admission.watched_view(self)
+        node = admission.lost_node(self, view) if view is not None else None
         if node is None:
             return False
         self._lost = True

@@ -316,10 +316,16 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
     began = time.monotonic()
     hub.start(config, timeout=300)
     answered = time.monotonic() - began
-    after, usage_restarted = pods_per_group(), group_usage(hub, "student")
+    after = pods_per_group()
+    # The hub counts usage once its watch of the cluster has listed the pods (the watch
+    # starts at its first poll, in the background).
+    deadline = time.monotonic() + 30
+    while (usage_restarted := group_usage(hub, "student")) is None and time.monotonic() < deadline:
+        time.sleep(1)
     ready_after, not_ready = None, None
     response = hub.api("POST", f"/users/{probe}/server", json=BODY["unilim"])
-    if response.status_code in (201, 202):
+    accepted = response.status_code in (201, 202)
+    if accepted:
         try:
             hub.wait_ready(probe, timeout=120)
             ready_after = time.monotonic() - began
@@ -327,10 +333,18 @@ def restart_drill(hub: Hub, running: list[str], probe: str, config: str) -> Dril
             not_ready = str(error)
     else:
         not_ready = f"HTTP {response.status_code}: {message_of(response)}"
-    listed = active_servers(hub)
-    kept = sum(1 for name in running if listed.get(name))
+    deadline = time.monotonic() + 60  # the hub lists a kept server ready once it checked it
+    while (kept := ready_among(hub, running)) < len(running) and time.monotonic() < deadline:
+        time.sleep(1)
     usage = (usage_before, usage_restarted, group_usage(hub, "student"))
-    return Drill(len(running), answered, ready_after, kept, before, after, usage, not_ready)
+    return Drill(
+        len(running), answered, ready_after, kept, before, after, usage, not_ready, accepted
+    )
+
+
+def ready_among(hub: Hub, names: list[str]) -> int:
+    listed = active_servers(hub)
+    return sum(1 for name in names if listed.get(name))
 
 
 def run_spawner(

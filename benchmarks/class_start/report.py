@@ -262,6 +262,7 @@ class Drill:
     groups_after: dict[str, int]
     usage: tuple[float | None, float | None, float | None]
     not_ready: str | None = None
+    new_start_accepted: bool = True  # not refused: its server counts, ready or not yet
 
     def __str__(self) -> str:
         new = f"{_number(self.new_start_ready, 1)} s"
@@ -269,7 +270,7 @@ class Drill:
             new += f" ({self.not_ready})"
         same = "unchanged" if self.groups_before == self.groups_after else "CHANGED"
         before, restarted, after = (_number(value, 0) for value in self.usage)
-        added = 1 if self.new_start_ready is not None else 0
+        added = 1 if self.new_start_accepted else 0
         expected = (self.kept, self.kept, self.kept + added)
         verdict = "as expected" if self.usage == expected else "NOT as expected"
         return "\n".join(

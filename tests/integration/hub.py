@@ -262,9 +262,9 @@ def add_users(hub: Hub, names: list[str], group: str) -> None:
 def active_servers(hub: Hub) -> dict[str, bool]:
     """Every active user's default server, and whether it is ready (one paged listing).
 
-    The pages are taken at different moments: users who became active meanwhile shift
-    the later pages, so one may come twice and another be missed (the caller asks about
-    that one again). The offset counts the entries read, not the names, or a shifted
+    The pages are taken at different moments: users who start or stop meanwhile shift
+    the later pages, so a user may come twice or be missed (callers ask about the ones
+    they miss again). The offset counts the entries read, not the names, or a shifted
     page would be asked for forever."""
     found: dict[str, bool] = {}
     offset = 0

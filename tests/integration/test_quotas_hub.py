@@ -214,6 +214,13 @@ async def test_a_hub_restart_counts_running_servers_and_a_start_in_flight_once(
     while group_usage(quota_hub, "faculty") != 2 and time.monotonic() < deadline:
         await asyncio.sleep(1)
     assert group_usage(quota_hub, "faculty") == 2
+    # And after a restart, before any start: the hub's first polls start its watch.
+    await asyncio.to_thread(quota_hub.stop)
+    await asyncio.to_thread(quota_hub.start, EXTRA_CONFIG)
+    deadline = time.monotonic() + 30
+    while group_usage(quota_hub, "faculty") is None and time.monotonic() < deadline:
+        await asyncio.sleep(1)
+    assert group_usage(quota_hub, "faculty") == 2
 
 
 def set_pod_slots(slots: dict[str, int]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -14,7 +15,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from unilim_hub import admission
+from unilim_hub import admission, metrics
 from unilim_hub.admission import Ledger
 from unilim_hub.cluster import CHARGED_GROUP, PodIndex, charged_label, quantity
 from unilim_hub.kubeapi import transient
@@ -244,11 +245,19 @@ def scraped_usage(group: str) -> dict[str, float]:
     }
 
 
-def test_the_group_usage_metric_follows_the_cluster_not_the_last_start(monkeypatch):
-    group = "Équipe A"  # no label value: its pods carry a digest, the metric its name
-    view = FakeView()
-    ledger = Ledger(view)  # type: ignore[arg-type]
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    """The hub's only ledger, over a fake view; no group limit recorded before or after."""
+    ledger = Ledger(FakeView())  # type: ignore[arg-type]
     monkeypatch.setattr(admission, "_ledgers", {0: ledger})
+    metrics.GROUP_LIMIT.clear()
+    yield ledger
+    metrics.GROUP_LIMIT.clear()
+
+
+def test_the_group_usage_metric_follows_the_cluster_not_the_last_start(ledger: Ledger):
+    group = "Équipe A"  # no label value: its pods carry a digest, the metric its name
+    view = ledger.view
     assert scraped_usage(group) == {}
     survivor = pod("a", charged_label(group))
     survivor["metadata"]["annotations"] = {CHARGED_GROUP: group}
@@ -261,6 +270,15 @@ def test_the_group_usage_metric_follows_the_cluster_not_the_last_start(monkeypat
     view.index.pop("ns/a")
     ledger.release("ns/b")
     assert scraped_usage(group) == {"servers": 0, "cpu": 0, "memory": 0}
+
+
+def test_the_group_usage_metric_is_absent_while_the_cluster_is_not_watched(ledger, monkeypatch):
+    charged = Charge("student", GroupQuota("student", servers=5))
+    ledger.view.index["ns/a"] = pod("a", "student")  # made by an older hub: no annotation
+    admission._record(charged, ledger.usage("student"))
+    assert scraped_usage("student")["servers"] == 1  # named by its label
+    monkeypatch.setattr(ledger.view, "watching", lambda: False)  # the API server away
+    assert scraped_usage("student") == {}  # not a false 0
 
 
 async def test_the_queue_serves_in_arrival_order_with_a_bounded_number_in_flight():

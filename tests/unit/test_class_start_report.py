@@ -134,8 +134,10 @@ def test_the_ceiling_and_the_restart_drill_read_as_sentences():
     ) in text
     lost = str(Drill(10, 5.0, None, 9, {"student": 10}, {"student": 9}, (10, None, None)))
     assert "pods per charged group CHANGED" in lost
-    assert "11 after" not in lost and "(the kept ones, then + 0: NOT as expected)" in lost
-    full = Drill(10, 5.0, None, 10, {"student": 10}, {"student": 10}, (10, 10, 10), "HTTP 429")
+    assert "11 after" not in lost and "(the kept ones, then + 1: NOT as expected)" in lost
+    full = Drill(
+        10, 5.0, None, 10, {"student": 10}, {"student": 10}, (10, 10, 10), "HTTP 429", False
+    )
     assert "a new start ready after - s (HTTP 429)" in str(full)
     assert "(the kept ones, then + 0: as expected)" in str(full)
 
