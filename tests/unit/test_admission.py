@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -432,3 +433,29 @@ def test_an_api_server_that_just_restarted_is_waited_for_a_pod_it_refuses_is_not
     psa.body = 'pods "x" is forbidden: violates PodSecurity "restricted:latest"'
     assert not transient(psa)
     assert not transient(ApiException(status=422))
+
+
+async def test_polls_start_the_view_in_the_background_one_attempt_at_a_time(monkeypatch):
+    listed = asyncio.Event()
+    attempts: list[object] = []
+
+    async def first_list(spawner: object) -> None:  # the view's first list, slow
+        attempts.append(spawner)
+        await listed.wait()
+
+    monkeypatch.setattr(admission, "watched_view", first_list)
+    monkeypatch.setattr(admission, "current_view", lambda scope: None)
+    spawner = SimpleNamespace(cluster_pods_scope="namespace", namespace="ns")
+    admission.watch_soon(spawner)  # returns at once: a poll never waits for the list
+    admission.watch_soon(spawner)
+    await asyncio.sleep(0)
+    assert len(attempts) == 1
+    listed.set()
+    while admission._background:
+        await asyncio.sleep(0)
+    admission.watch_soon(spawner)  # still not watching (the list failed): tried again
+    await asyncio.sleep(0)
+    assert len(attempts) == 2
+    listed.set()
+    while admission._background:
+        await asyncio.sleep(0)
