@@ -7,7 +7,7 @@ integers (millicores, bytes) so that sums and comparisons are exact.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -140,6 +140,17 @@ class GroupNaming:
     def taught_course_of(self, group: str) -> str | None:
         """The course code of a teacher-of-course group (``teacher-info101`` -> ``info101``)."""
         return _suffix(group, self.teacher_prefix)
+
+    def course_roles(
+        self, groups: Iterable[str], left_out: Collection[str] = ()
+    ) -> tuple[list[str], list[str]]:
+        """The course codes ``groups`` teach, and those they only follow (a teacher who
+        is also in the course group teaches it), each sorted, none of ``left_out``."""
+        names = set(groups)
+        taught = {c for g in names if (c := self.taught_course_of(g)) is not None}
+        followed = {c for g in names if (c := self.course_of(g)) is not None} - taught
+        off = set(left_out)
+        return sorted(taught - off), sorted(followed - off)
 
     def courses(self, groups: Iterable[str]) -> dict[str, str]:
         """Course code -> course group, for each course ``groups`` follow or teach."""

@@ -82,12 +82,7 @@ def server_grant(
     out from the last (followed courses before taught ones, then by code), and the grant
     says which, so the person can be told. The user's own prefix always fits.
     """
-    names = sorted(set(groups))
-    off = set(switched_off)
-    taught = sorted({c for g in names if (c := naming.taught_course_of(g)) is not None} - off)
-    followed = sorted(
-        {c for g in names if (c := naming.course_of(g)) is not None} - set(taught) - off
-    )
+    taught, followed = naming.course_roles(groups, switched_off)
     own = user_prefix(settings, username)
     courses = [*taught, *followed]
     for kept in range(len(courses), -1, -1):

@@ -90,13 +90,7 @@ def course_volumes(
     they study. A teacher who is also in the course group still writes. The courses
     ``switched_off`` (their folder switched off by a teacher) are left out, for teachers
     and students alike: the volume stays, it is only no longer mounted."""
-    followed: set[str] = set()
-    taught: set[str] = set()
-    for group in groups:
-        if (course := naming.course_of(group)) is not None:
-            followed.add(course)
-        if (course := naming.taught_course_of(group)) is not None:
-            taught.add(course)
+    taught, followed = naming.course_roles(groups, switched_off)
     return tuple(
         CourseVolume(
             course=course,
@@ -104,7 +98,7 @@ def course_volumes(
             mount_path=course_mount_path(course),
             read_only=course not in taught,
         )
-        for course in sorted((followed | taught) - set(switched_off))
+        for course in sorted([*taught, *followed])
     )
 
 
