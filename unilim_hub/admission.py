@@ -27,6 +27,7 @@ from .cluster import (
     CHARGED_GROUP,
     RESERVATION,
     ClusterView,
+    IndexedPodReflector,
     NodeState,
     charged_label,
     current_view,
@@ -270,6 +271,28 @@ def _api_unavailable(spawner: Any) -> Exception:
 
 def _scope(spawner: Any) -> str | None:
     return None if spawner.cluster_pods_scope == "cluster" else spawner.namespace
+
+
+def shares_pod_watch(spawner: Any) -> bool:
+    """Whether the hub's view sees every pod KubeSpawner's own pod reflector would (all
+    namespaces, or the one namespace KubeSpawner watches): then it serves as that
+    reflector. Not with a namespace per user, unless the view sees all namespaces."""
+    return _scope(spawner) is None or not spawner.enable_user_namespaces
+
+
+async def pod_watch(spawner: Any, restart: bool = False) -> IndexedPodReflector:
+    """The view's pod reflector, as KubeSpawner's (see :func:`shares_pod_watch`): started
+    if need be, listed again if ``restart``. Raises what listing the pods raised."""
+    view = await shared_view(spawner, _scope(spawner), restart)
+    shared_ledger(view)  # read by unilim_group_usage
+    assert view.pods is not None  # set before the view is returned
+    return view.pods
+
+
+def shared_pod_watch(spawner: Any) -> IndexedPodReflector | None:
+    """The view's pod reflector once started (KubeSpawner's ``pod_reflector``)."""
+    view = current_view(_scope(spawner))
+    return view.pods if view is not None else None
 
 
 async def watched_view(spawner: Any) -> ClusterView | None:

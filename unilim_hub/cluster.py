@@ -11,6 +11,9 @@ Why not KubeSpawner's own pod reflector: it sees only ``component=singleuser-ser
 of the hub's namespace, while a node's free pod slots and requests depend on every pod on
 it. With ``UnilimSpawner.cluster_pods_scope = "namespace"`` (no cluster-wide read of
 pods), the view counts only the hub's namespace and the capacity check is approximate.
+The other way round works: the view sees every pod KubeSpawner's reflector would, so it
+serves as KubeSpawner's pod reflector too, and the hub watches and decodes each pod once,
+not twice (see :meth:`unilim_hub.spawner.UnilimSpawner._start_watching_pods`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 from kubernetes_asyncio import watch
 from kubespawner.clients import shared_client
 from kubespawner.reflector import ResourceReflector
-from traitlets import validate
+from traitlets import default, validate
 
 from .policy.admission import Node, Usage
 from .policy.models import Room
@@ -181,7 +184,32 @@ def _add(sums: dict[str | None, Usage], key: str | None, usage: Usage) -> None:
         sums[key] = total
 
 
-class IndexedPodReflector(ResourceReflector):  # type: ignore[misc]  # upstream is untyped
+# How long a watch of the hub's runs before the API server ends it, and the hub lists again
+# (KubeSpawner's reflectors: 10 s). A list of every pod or event decodes them all: at 10 s,
+# the lists were an eighth of the hub's CPU in a class start. The network time-out is
+# above it, so that a watch that ends as planned is not an error.
+WATCH_SECONDS = 60
+WATCH_REQUEST_TIMEOUT = 90
+
+
+class ResyncingReflector(ResourceReflector):  # type: ignore[misc]  # upstream is untyped
+    """KubeSpawner's reflector, listing everything again every :data:`WATCH_SECONDS`
+    (a watch can miss events: the list puts the view right) rather than every 10 s."""
+
+    @default("timeout_seconds")
+    def _watch_seconds(self) -> int:
+        return WATCH_SECONDS
+
+    @default("restart_seconds")
+    def _restart_seconds(self) -> int:
+        return WATCH_SECONDS
+
+    @default("request_timeout")
+    def _request_timeout(self) -> int:
+        return WATCH_REQUEST_TIMEOUT
+
+
+class IndexedPodReflector(ResyncingReflector):
     """KubeSpawner's reflector over pods, keeping its resources in a :class:`PodIndex`."""
 
     kind = "pods"
@@ -198,6 +226,13 @@ class IndexedPodReflector(ResourceReflector):  # type: ignore[misc]  # upstream 
         for key in set(self._trait_values.get("resources") or {}) - set(index):
             self.on_change(key, False)
         return index
+
+    @property
+    def pods(self) -> dict[str, dict[str, Any]]:
+        """The pods by ``namespace/name``, as KubeSpawner's PodReflector names them: this
+        reflector is KubeSpawner's too when it sees every pod KubeSpawner's would (see
+        :meth:`unilim_hub.spawner.UnilimSpawner._start_watching_pods`)."""
+        return self.resources  # type: ignore[no-any-return]
 
     @property
     def index(self) -> PodIndex:
@@ -272,8 +307,8 @@ class NodeWatch:
                 stream = watch.Watch().stream(
                     self.api.list_node,
                     resource_version=listing.metadata.resource_version,
-                    timeout_seconds=60,
-                    _request_timeout=90,
+                    timeout_seconds=WATCH_SECONDS,
+                    _request_timeout=WATCH_REQUEST_TIMEOUT,
                 )
                 async for event in stream:
                     state = node_state(event["object"])
@@ -304,11 +339,16 @@ class ClusterView:
             listener(key, live)
 
     def watch(self, pods: IndexedPodReflector) -> None:
-        """Use a started reflector (the first, or one replacing a reflector that gave up)."""
+        """Use a started reflector (the first, or one replacing a reflector that gave up
+        or was restarted), stopping the one it replaces."""
         gone = set(self.index.entries) - set(pods.index.entries)
-        self.pods = pods
+        replaced, self.pods = self.pods, pods
         for key in gone:
             self.changed(key, False)
+        if replaced is not None:
+            task = asyncio.ensure_future(replaced.stop())
+            _stopping.add(task)
+            task.add_done_callback(_stopping.discard)
 
     def watching(self) -> bool:
         task = self.pods.watch_task if self.pods is not None else None
@@ -382,6 +422,7 @@ class ClusterView:
 
 _views: dict[tuple[str | None, int], ClusterView] = {}
 _starting: dict[tuple[str | None, int], asyncio.Future[ClusterView]] = {}
+_stopping: set[asyncio.Future[None]] = set()  # replaced reflectors, until they stopped
 
 
 def current_view(namespace: str | None) -> ClusterView | None:
@@ -392,15 +433,16 @@ def current_view(namespace: str | None) -> ClusterView | None:
         return None
 
 
-async def shared_view(parent: Any, namespace: str | None) -> ClusterView:
+async def shared_view(parent: Any, namespace: str | None, restart: bool = False) -> ClusterView:
     """The hub's view (one per scope and event loop), started at the first call, and
-    started again if its watch gave up (the API server away for too long).
+    started again if its watch gave up (the API server away for too long) or if
+    ``restart`` (KubeSpawner's answer to a pod that never showed up: list them again).
 
     ``namespace=None`` watches the pods of every namespace.
     """
     key = (namespace, id(asyncio.get_running_loop()))
     view = _views.get(key)
-    if view is not None and view.watching():
+    if view is not None and view.watching() and not restart:
         return view
     if key in _starting:
         return await asyncio.shield(_starting[key])

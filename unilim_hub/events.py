@@ -14,6 +14,8 @@ from typing import Any
 from kubespawner.spawner import EventReflector
 from traitlets import validate
 
+from .cluster import ResyncingReflector
+
 Event = dict[str, Any]
 PodKey = tuple[str, str]  # the pod's namespace and name
 
@@ -65,8 +67,9 @@ class EventIndex(dict[str, Event]):
         return sorted(self.by_pod.get((namespace, name), {}).values(), key=_when)
 
 
-class IndexedEventReflector(EventReflector):  # type: ignore[misc]  # upstream is untyped
-    """KubeSpawner's event reflector, keeping its resources in an :class:`EventIndex`."""
+class IndexedEventReflector(ResyncingReflector, EventReflector):  # type: ignore[misc]  # upstream is untyped
+    """KubeSpawner's event reflector, keeping its resources in an :class:`EventIndex`,
+    listed again every minute (:class:`~unilim_hub.cluster.ResyncingReflector`)."""
 
     @validate("resources")
     def _index(self, proposal: Any) -> EventIndex:

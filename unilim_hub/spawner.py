@@ -215,7 +215,9 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
     async def poll(self) -> int | None:
         status: int | None = await super().poll()
         if status is None:
-            admission.watch_soon(self)  # after a hub restart: usage per group counted at once
+            # After a hub restart: usage per group counted at once (KubeSpawner's poll has
+            # started the view already when it is its pod reflector).
+            admission.watch_soon(self)
         if status is None and await self._lost_with_its_node():
             return 1
         if status is not None and waiting_for_response(self):
@@ -367,6 +369,21 @@ class UnilimSpawner(SpawnerTraits, PickerHook, PodCreationHook, KubeSpawner):  #
             return await admission.create_pod(self, pod, attempt)
         finally:
             self._creating_pod = False
+
+    async def _start_watching_pods(self, replace: bool = False) -> Any:
+        """KubeSpawner's shared pod reflector: the hub's view of the cluster's pods when it
+        sees every pod KubeSpawner's would, so that each pod is watched and decoded once
+        (unilim_hub/cluster.py), else KubeSpawner's own."""
+        if not admission.shares_pod_watch(self):
+            return await super()._start_watching_pods(replace)
+        return await admission.pod_watch(self, restart=replace)
+
+    @property
+    def pod_reflector(self) -> Any:
+        """The reflector :meth:`_start_watching_pods` started (``None`` before)."""
+        if not admission.shares_pod_watch(self):
+            return super().pod_reflector
+        return admission.shared_pod_watch(self)
 
     async def _start_watching_events(self, replace: bool = False) -> Any:
         """KubeSpawner's shared event reflector, indexed by pod (unilim_hub/events.py)."""

@@ -172,6 +172,40 @@ def test_an_admin_changes_a_quota_and_the_next_start_honours_it(quota_hub: Hub):
     quota_hub.wait_stopped("adele")
 
 
+def lists(resource: str, scope: str) -> float:
+    """How many LISTs of ``resource`` (pods, events) the API server has answered, in a
+    namespace or the whole cluster, from any client (its /metrics)."""
+    labels = f'resource="{resource}",scope="{scope}",subresource="",verb="LIST"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in kube.kubectl("get", "--raw", "/metrics").splitlines()
+        if line.startswith("apiserver_request_total{") and labels in line
+    )
+
+
+def test_the_hub_watches_pods_once_and_lists_pods_and_events_once_a_minute(quota_hub: Hub):
+    """Each list decodes every pod or event of the namespace (or cluster): at KubeSpawner's
+    10 s per watch, three watches listed again were an eighth of the hub's CPU in a class
+    start. One watch of pods serves KubeSpawner and the quotas, each lists once a minute."""
+    add_users(quota_hub, ["jules"], "faculty")
+    assert start(quota_hub, "jules").status_code in (201, 202)
+    assert outcome(quota_hub, "jules", 60) == "ready"  # KubeSpawner's watches are on
+    scopes = [("pods", "namespace"), ("pods", "cluster"), ("events", "namespace")]
+    before = {scope: lists(*scope) for scope in scopes}
+    time.sleep(25)  # KubeSpawner's own watches would list two or three times each
+    listed = {scope: lists(*scope) - before[scope] for scope in scopes}
+    # No pod list in the namespace: KubeSpawner's own pod watch (the view watches the
+    # cluster). At most one list of the cluster's pods and of the events (the platform's
+    # controllers list once at their start, not again).
+    assert listed == {
+        ("pods", "namespace"): 0,
+        ("pods", "cluster"): pytest.approx(0.5, abs=0.5),
+        ("events", "namespace"): pytest.approx(0.5, abs=0.5),
+    }
+    quota_hub.api("DELETE", "/users/jules/server")
+    quota_hub.wait_stopped("jules")
+
+
 async def group_pods(core_v1: client.CoreV1Api, group: str) -> set[str]:
     listing = await core_v1.list_namespaced_pod(
         kube.USER_NAMESPACE, label_selector=f"{CHARGED_GROUP}={group}"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from jupyterhub.objects import Server
+from kubespawner import KubeSpawner
 from tornado import web
 from traitlets.config import Config
 
@@ -255,3 +256,40 @@ def test_a_start_reads_its_own_pods_events_from_the_index(monkeypatch):
     assert [e["metadata"]["uid"] for e in made.events] == ["mine"]
     made.events_enabled = False
     assert made.events == []
+
+
+async def test_kubespawner_reads_its_pods_from_the_view_of_the_cluster(monkeypatch):
+    made = spawner(student(), {})
+    pods = SimpleNamespace(pods={})  # the view's reflector
+    view = SimpleNamespace(pods=pods)
+    asked: list[bool] = []
+
+    async def shared_view(parent: Any, scope: str | None, restart: bool = False) -> Any:
+        asked.append(restart)
+        return view
+
+    monkeypatch.setattr(admission, "shared_view", shared_view)
+    monkeypatch.setattr(admission, "shared_ledger", lambda view: None)
+    monkeypatch.setattr(admission, "current_view", lambda scope: view)
+    assert await made._start_watching_pods() is pods
+    assert made.pod_reflector is pods
+    # KubeSpawner's answer to a pod that never showed up: the view lists the pods again.
+    assert await made._start_watching_pods(replace=True) is pods
+    assert asked == [False, True]
+    assert made._get_reflector_key("pods") not in UnilimSpawner.reflectors  # no second watch
+
+
+async def test_with_a_namespace_per_user_kubespawner_keeps_its_own_pod_watch(monkeypatch):
+    made = spawner(student(), {})
+    made.enable_user_namespaces = True
+    made.cluster_pods_scope = "namespace"  # the view would see the hub's namespace only
+    own = SimpleNamespace(pods={})
+
+    async def kubespawner_watch(self: Any, replace: bool = False) -> Any:
+        UnilimSpawner.reflectors[self._get_reflector_key("pods")] = own
+        return own
+
+    monkeypatch.setattr(KubeSpawner, "_start_watching_pods", kubespawner_watch)
+    monkeypatch.setattr(UnilimSpawner, "reflectors", {})
+    assert await made._start_watching_pods() is own
+    assert made.pod_reflector is own
