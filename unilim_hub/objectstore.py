@@ -9,6 +9,7 @@ are built by :mod:`unilim_hub.policy.storage`; this module only talks to the ser
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -17,7 +18,7 @@ from xml.etree import ElementTree
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ConnectionClosedError
 from botocore.httpsession import URLLib3Session
 
 from .policy.storage import SessionPolicy
@@ -78,15 +79,32 @@ def assume_role(
     return _parse_credentials(text)
 
 
+_sessions: dict[float, URLLib3Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _session(timeout: float) -> URLLib3Session:
+    """The process's session for STS requests with ``timeout``, shared by the worker
+    threads (urllib3's pool is thread-safe): its connections are kept alive, so a class
+    start does not open a connection (with HTTPS, a TLS handshake) per server. A bare
+    session: no proxy from the environment, no retries hiding an error."""
+    with _sessions_lock:
+        if timeout not in _sessions:
+            _sessions[timeout] = URLLib3Session(timeout=timeout, max_pool_connections=32)
+        return _sessions[timeout]
+
+
 def _send(request: AWSRequest, timeout: float) -> tuple[int, str]:
-    # A bare session: no proxy from the environment, no retries hiding an error.
-    session = URLLib3Session(timeout=timeout)
+    prepared = request.prepare()
     try:
-        response = session.send(request.prepare())
+        try:
+            response = _session(timeout).send(prepared)
+        except ConnectionClosedError:
+            # A kept-alive connection the server closed just as it was reused: once more,
+            # on a new connection (AssumeRole twice only issues a second set of keys).
+            response = _session(timeout).send(prepared)
     except BotoCoreError as error:
         raise STSError(f"STS endpoint {request.url} unreachable: {error}") from error
-    finally:
-        session.close()
     return response.status_code, response.text
 
 

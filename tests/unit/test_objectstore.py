@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import pytest
 
@@ -43,3 +46,56 @@ def test_unreachable_endpoint_is_an_sts_error() -> None:
             duration_seconds=900,
             timeout=2,
         )
+
+
+CREDENTIALS = f"""<AssumeRoleResponse xmlns="{STS_NS}"><AssumeRoleResult><Credentials>
+  <AccessKeyId>ASIAX</AccessKeyId><SecretAccessKey>sec</SecretAccessKey>
+  <SessionToken>tok</SessionToken><Expiration>2026-01-02T03:04:05Z</Expiration>
+</Credentials></AssumeRoleResult></AssumeRoleResponse>""".encode()
+
+
+class KeepAliveSTS(http.server.BaseHTTPRequestHandler):
+    """Answers AssumeRole on kept-alive connections; hangs up on the second request of the
+    first connection without answering, as a server closing an idle connection would."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive
+    connections: ClassVar[list[int]] = []  # requests seen on each connection
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(0)
+        self.mine = len(self.connections) - 1
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.connections[self.mine] += 1
+        if self.mine == 0 and self.connections[0] == 2:
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(CREDENTIALS)))
+        self.end_headers()
+        self.wfile.write(CREDENTIALS)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_sts_connections_are_kept_alive_and_a_closed_one_is_retried_once() -> None:
+    KeepAliveSTS.connections = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeepAliveSTS)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_port}"
+    policy = server_grant(S3Settings(), GroupNaming(), "alice", []).policy
+    try:
+        for _ in range(3):
+            issued = objectstore.assume_role(
+                endpoint, "k", "s", policy=policy, duration_seconds=900, timeout=2.5
+            )
+            assert issued.access_key == "ASIAX"
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The first connection served one request and was hung up on at its second, which
+    # the second connection answered, then the third request too: no connection per request.
+    assert KeepAliveSTS.connections == [2, 2]
